@@ -1,0 +1,1 @@
+"""Calibration helpers for Moebius Edge: reproducible inputs for measuring exported models."""

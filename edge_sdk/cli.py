@@ -1,0 +1,131 @@
+"""`moebius-edge`: the command line. User mistakes end in one line on stderr and exit code 2."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from edge_sdk.errors import EdgeSDKError
+
+EXIT_USER_ERROR = 2
+
+
+def _quiet_third_party_logs() -> None:
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
+    # torchao (pulled in by diffusers) warns about GPU kernels this CPU build lacks; irrelevant to users.
+    for name in ("torchao", "torch.utils._pytree", "diffusers"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    from edge_sdk.presets import DEFAULT_MODEL, MODEL_PRESETS
+
+    parser.add_argument(
+        "--model",
+        help=f"preset ({', '.join(MODEL_PRESETS)}; default {DEFAULT_MODEL}) or, with --checkpoint, a config YAML "
+        "(default with --checkpoint: moebius-0.2b, the official architecture)",
+    )
+    parser.add_argument("--checkpoint", type=Path, help="official denoiser weights (.bin or .safetensors)")
+    parser.add_argument("--vae", type=Path, help="diffusers VAE folder (config.json + weights), needed with --checkpoint")
+
+
+def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steps", type=int, default=20, help="DDIM steps (default 20)")
+    parser.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
+    parser.add_argument("--strength", type=float, default=1.0, help="1.0 starts from pure noise; the official 0.99 keeps a trace of the original (default 1.0)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _check_sampling_arguments(args) -> None:
+    if args.steps < 1:
+        raise EdgeSDKError(f"--steps must be at least 1, got {args.steps}")
+    if not 0 < args.strength <= 1:
+        raise EdgeSDKError(f"--strength must be in (0, 1], got {args.strength}")
+    if int(args.steps * args.strength) < 1:
+        raise EdgeSDKError(f"--strength {args.strength} keeps no step out of {args.steps}")
+
+
+def _pipeline(args):
+    from edge_sdk.pipeline import InpaintPipeline
+    from edge_sdk.presets import DEFAULT_MODEL, OFFICIAL_CONFIG
+
+    if args.checkpoint is not None or args.vae is not None:
+        if args.checkpoint is None or args.vae is None:
+            raise EdgeSDKError("--checkpoint and --vae go together: the denoiser needs the VAE it was trained with")
+        return InpaintPipeline.from_files(args.checkpoint, args.vae, args.model or OFFICIAL_CONFIG)
+    return InpaintPipeline.from_preset(args.model or DEFAULT_MODEL)
+
+
+def _warn(message: str) -> None:
+    print(f"moebius-edge: note: {message}", file=sys.stderr)
+
+
+def cmd_inpaint(args) -> None:
+    from edge_sdk.imaging import load_image, load_mask, save_image_atomic
+
+    _check_sampling_arguments(args)
+    # Validate the inputs before the (slow) model load.
+    load_mask(args.mask, load_image(args.image).size)
+    if not args.output.parent.is_dir():
+        raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
+    pipe = _pipeline(args)
+    if pipe.notice:
+        _warn(pipe.notice)
+    result = pipe(args.image, args.mask, steps=args.steps, guidance_scale=args.guidance, strength=args.strength, seed=args.seed)
+    save_image_atomic(result, args.output)
+    print(f"wrote {args.output}")
+
+
+def cmd_demo(args) -> None:
+    from edge_sdk.demo import run_demo
+
+    _check_sampling_arguments(args)
+    pipe = _pipeline(args)
+    if pipe.notice:
+        _warn(pipe.notice)
+    report = run_demo(pipe, args.output, steps=args.steps, guidance_scale=args.guidance, strength=args.strength, seed=args.seed)
+    print(f"wrote {report}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from edge_sdk import __version__
+
+    parser = argparse.ArgumentParser(prog="moebius-edge", description="On-device inpainting with the Moebius diffusion model.")
+    parser.add_argument("--version", action="version", version=f"moebius-edge {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    inpaint = commands.add_parser("inpaint", help="fill the white area of MASK in IMAGE")
+    inpaint.add_argument("image", type=Path)
+    inpaint.add_argument("mask", type=Path, help="same size as IMAGE; white = hole")
+    inpaint.add_argument("-o", "--output", type=Path, required=True, help="output image (.png, .jpg, …)")
+    _add_model_arguments(inpaint)
+    _add_sampling_arguments(inpaint)
+    inpaint.set_defaults(handler=cmd_inpaint)
+
+    demo = commands.add_parser("demo", help="inpaint the bundled sample photos and write before/after pictures and a report")
+    demo.add_argument("-o", "--output", type=Path, default=Path("demo-output"))
+    _add_model_arguments(demo)
+    _add_sampling_arguments(demo)
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv=None) -> int:
+    _quiet_third_party_logs()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args)
+    except EdgeSDKError as exc:
+        print(f"moebius-edge: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("moebius-edge: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
