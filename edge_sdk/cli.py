@@ -89,6 +89,13 @@ def cmd_demo(args) -> None:
     print(f"wrote {report}")
 
 
+def _add_train_commands(commands) -> None:
+    from edge_sdk.train.cli import add_train_command, add_train_vae_command
+
+    add_train_command(commands)
+    add_train_vae_command(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from edge_sdk import __version__
 
@@ -109,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(demo)
     _add_sampling_arguments(demo)
     demo.set_defaults(handler=cmd_demo)
+    _add_train_commands(commands)
     return parser
 
 

@@ -1,0 +1,150 @@
+"""Training a small latent autoencoder (diffusers `AutoencoderKL`) with reconstruction and KL losses.
+
+The result is a regular diffusers VAE folder (config.json + fp16 safetensors) whose `scaling_factor`
+is measured on the training crops, so latents fed to the denoiser have unit standard deviation.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKL
+from tqdm.auto import tqdm
+
+from edge_sdk.train.checkpointing import CsvLog, load_training_state, save_training_state
+from edge_sdk.train.data import PhotoCrops
+
+# 8× downsampling to 4 latent channels like PixelHacker's VAE, with far fewer channels (16 at full
+# resolution: convolutions there dominate the cost) and no mid-block attention (a 64×64 self-attention
+# is the costliest part of a small VAE on a phone).
+NANO_VAE_CONFIG = dict(
+    in_channels=3,
+    out_channels=3,
+    latent_channels=4,
+    block_out_channels=(16, 32, 64, 128),
+    down_block_types=("DownEncoderBlock2D",) * 4,
+    up_block_types=("UpDecoderBlock2D",) * 4,
+    layers_per_block=1,
+    act_fn="silu",
+    norm_num_groups=8,
+    sample_size=512,
+    scaling_factor=1.0,
+    force_upcast=False,
+    mid_block_add_attention=False,
+    use_quant_conv=True,
+    use_post_quant_conv=True,
+)
+
+
+@dataclasses.dataclass
+class VaeTrainConfig:
+    steps: int = 4000
+    batch_size: int = 4
+    crop: int = 128
+    lr: float = 5e-4
+    kl_weight: float = 1e-6
+    mse_weight: float = 1.0  # L1 + MSE: L1 keeps edges, MSE the PSNR we report
+    seed: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 10
+
+
+def vae_loss(vae: AutoencoderKL, images: torch.Tensor, config: VaeTrainConfig, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
+    posterior = vae.encode(images).latent_dist
+    noise = torch.randn(posterior.mean.shape, generator=generator)
+    latents = posterior.mean + posterior.std * noise
+    recon = vae.decode(latents).sample
+    l1 = (recon - images).abs().mean()
+    mse = (recon - images).square().mean()
+    kl = posterior.kl().mean() / latents[0].numel()
+    loss = l1 + config.mse_weight * mse + config.kl_weight * kl
+    psnr = 10 * torch.log10(4.0 / mse.detach())  # images span [-1, 1]: peak-to-peak 2
+    return loss, {"loss": loss.item(), "l1": l1.item(), "mse": mse.item(), "kl": kl.item(), "psnr": psnr.item()}
+
+
+def train_vae(
+    crops: PhotoCrops,
+    out_dir: Path,
+    config: VaeTrainConfig,
+    *,
+    time_budget_s: Optional[float] = None,
+    progress: bool = True,
+) -> Path:
+    """Train (resuming from `out_dir/state.pt` if present); returns the state path. Stops early at the time budget."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state_path = out_dir / "state.pt"
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        vae = AutoencoderKL(**NANO_VAE_CONFIG)
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=config.lr, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(config.seed)
+    rng = np.random.Generator(np.random.PCG64(config.seed))
+    step = 0
+    if state_path.is_file():
+        extra = load_training_state(state_path, {"vae": vae}, optimizer, generator)
+        step = extra["step"]
+        rng.bit_generator.state = extra["numpy_rng"]
+    log = CsvLog(out_dir / "log.csv", ["step", "loss", "l1", "mse", "kl", "psnr", "seconds"])
+    started = time.monotonic()
+    vae.train()
+    with tqdm(total=config.steps, initial=step, desc="vae", disable=not progress) as bar:
+        while step < config.steps:
+            # Cosine decay to 10% keeps the last steps from undoing the fit.
+            lr = config.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / config.steps)))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            loss, terms = vae_loss(vae, crops.batch(config.batch_size, rng), config, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(psnr=f"{terms['psnr']:.2f}")
+            if step % config.log_every == 0:
+                log.write({"step": step, **terms, "seconds": time.monotonic() - started})
+            out_of_time = time_budget_s is not None and time.monotonic() - started > time_budget_s
+            if step % config.checkpoint_every == 0 or step == config.steps or out_of_time:
+                save_training_state(state_path, {"vae": vae}, optimizer, generator, step=step, numpy_rng=rng.bit_generator.state)
+            if out_of_time:
+                break
+    return state_path
+
+
+@torch.no_grad()
+def measure_scaling_factor(vae: AutoencoderKL, crops: PhotoCrops, count: int = 32, seed: int = 1) -> float:
+    """1 / std of the posterior means on random crops: the factor that gives the denoiser unit-variance latents."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    means = [vae.encode(crops.batch(1, rng)).latent_dist.mean for _ in range(count)]
+    return float(1.0 / torch.cat(means).std())
+
+
+def export_vae_folder(state_path: Path, folder: Path, crops: PhotoCrops) -> AutoencoderKL:
+    """Write a diffusers VAE folder (fp16 safetensors) from a training state, with the measured scaling factor."""
+    vae = AutoencoderKL(**NANO_VAE_CONFIG)
+    state = torch.load(state_path, map_location="cpu", weights_only=True)
+    vae.load_state_dict(state["modules"]["vae"])
+    vae.eval()
+    factor = measure_scaling_factor(vae, crops)
+    vae.register_to_config(scaling_factor=round(factor, 5))
+    tmp = folder.with_name(folder.name + ".part")
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    vae.to(torch.float16).save_pretrained(str(tmp), safe_serialization=True)
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    tmp.replace(folder)
+    return vae.float()
+
+
+def read_scaling_factor(folder: Path) -> float:
+    return float(json.loads((folder / "config.json").read_text())["scaling_factor"])
