@@ -129,6 +129,15 @@ MOEBIUS_EDGE_API moebius_status moebius_step(moebius_engine* engine, const float
                             int64_t step_index, float* out_x);
 MOEBIUS_EDGE_API moebius_status moebius_decode(moebius_engine* engine, const float* x, float* out_image);
 
+/*
+ * The paste-back moebius_inpaint ends with, for apps that drive the loop themselves: blends `generated_rgba`
+ * into `original_rgba` through the hole (mask >= 128) blurred like PIL's GaussianBlur(3), exactly as the
+ * Python SDK does. Pixels beyond the blur keep the original. Buffers are width*height*4 (mask: width*height);
+ * out_rgba may alias either input. Works at any size.
+ */
+MOEBIUS_EDGE_API moebius_status moebius_paste_hole(const uint8_t* original_rgba, const uint8_t* generated_rgba, const uint8_t* mask,
+                                                   int32_t width, int32_t height, uint8_t* out_rgba);
+
 /* The runtime's seeded standard-normal generator (deterministic across platforms; not torch's). */
 MOEBIUS_EDGE_API moebius_status moebius_seeded_noise(uint64_t seed, float* out, size_t count);
 

@@ -5,8 +5,10 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "engine.h"
+#include "paste_back.h"
 #include "seeded_noise.h"
 
 struct moebius_engine {
@@ -166,6 +168,25 @@ moebius_status moebius_decode(moebius_engine* engine, const float* x, float* out
     if (x == nullptr) return missing("x");
     if (out_image == nullptr) return missing("out_image");
     return engine->engine->decode(x, out_image);
+  });
+}
+
+moebius_status moebius_paste_hole(const uint8_t* original_rgba, const uint8_t* generated_rgba, const uint8_t* mask, int32_t width,
+                                  int32_t height, uint8_t* out_rgba) {
+  return guarded([&]() -> moebius::Status {
+    if (original_rgba == nullptr) return missing("original_rgba");
+    if (generated_rgba == nullptr) return missing("generated_rgba");
+    if (mask == nullptr) return missing("mask");
+    if (out_rgba == nullptr) return missing("out_rgba");
+    if (width <= 0 || height <= 0) {
+      return moebius::Status::Error(MOEBIUS_ERROR_INVALID_ARGUMENT,
+                                    "image size must be positive, got " + std::to_string(width) + "x" + std::to_string(height));
+    }
+    size_t pixels = static_cast<size_t>(width) * height;
+    std::vector<uint8_t> hole(pixels);
+    for (size_t p = 0; p < pixels; ++p) hole[p] = mask[p] >= 128;
+    moebius::paste_hole(original_rgba, generated_rgba, hole.data(), width, height, out_rgba);
+    return moebius::Status::Ok();
   });
 }
 

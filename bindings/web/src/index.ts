@@ -1,0 +1,10 @@
+export { MoebiusEdge } from "./engine.js";
+export type { EncodeResult, ExecutionProviderChoice, InpaintOptions, OpenOptions, Timings } from "./engine.js";
+export { MoebiusEdgeError } from "./errors.js";
+export type { MoebiusErrorCode } from "./errors.js";
+export { parseManifest } from "./manifest.js";
+export type { BundleInfo } from "./manifest.js";
+export { gaussianBlurLikePil, pasteHole } from "./pasteBack.js";
+export { seededNormalNoise } from "./seededNoise.js";
+export { runConformance } from "./conformance.js";
+export type { ConformanceReport } from "./conformance.js";
