@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup bindings-setup demo test bench clean
 
 $(STAMP): requirements.txt setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,11 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/moebius-edge demo
 
-test: $(STAMP)
+# CMake, a compiler, Chromium and the web package's npm dependencies for the bindings' tests (no-op once present).
+bindings-setup:
+	bash bindings/setup.sh
+
+test: $(STAMP) bindings-setup
 	$(PY) -m pytest -q
 
 clean:
