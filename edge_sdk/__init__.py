@@ -16,6 +16,7 @@ _PUBLIC = {
     "sample_latents": "edge_sdk.sampling",
     "InpaintPipeline": "edge_sdk.pipeline",
     "EdgeSDKError": "edge_sdk.errors",
+    "load": "edge_sdk.bundle.host",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
