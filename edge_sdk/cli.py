@@ -96,6 +96,22 @@ def _add_train_commands(commands) -> None:
     add_train_vae_command(commands)
 
 
+def _add_conformance_command(commands) -> None:
+    conformance = commands.add_parser(
+        "conformance", help="write BUNDLE/conformance/: graph inputs and Python's outputs for the C++ and web runtimes to replay"
+    )
+    conformance.add_argument("bundle", type=Path, help="a bundle folder written by `moebius-edge export`")
+    conformance.add_argument("--sample", default="astronaut", help="bundled sample photo to inpaint (default astronaut)")
+    conformance.add_argument("--seed", type=int, default=0)
+    conformance.set_defaults(handler=cmd_conformance)
+
+
+def cmd_conformance(args) -> None:
+    from edge_sdk.conformance import write_conformance_vectors
+
+    print(f"wrote {write_conformance_vectors(args.bundle, sample=args.sample, seed=args.seed)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from edge_sdk import __version__
 
@@ -117,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling_arguments(demo)
     demo.set_defaults(handler=cmd_demo)
     _add_train_commands(commands)
+    _add_conformance_command(commands)
     return parser
 
 

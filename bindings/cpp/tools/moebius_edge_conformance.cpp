@@ -189,6 +189,22 @@ int main(int argc, char** argv) {
     differing += difference != 0;
     total += difference;
   }
+  // The paste-back alone, on Python's decoded square: must match exactly (it is integer and double arithmetic).
+  if (vectors.count("paste.generated")) {
+    std::vector<uint8_t> pasted(output.size());
+    status = moebius_paste_hole(image.bytes.data(), vectors["paste.generated"].bytes.data(), vectors["inpaint.mask"].bytes.data(),
+                                static_cast<int>(image.shape[1]), side, pasted.data());
+    if (status != MOEBIUS_OK) return library_failure(status);
+    int paste_max = 0;
+    size_t paste_differing = 0;
+    for (size_t i = 0; i < pasted.size(); ++i) {
+      int difference = std::abs(static_cast<int>(pasted[i]) - static_cast<int>(output_expected.bytes[i]));
+      paste_max = std::max(paste_max, difference);
+      paste_differing += difference != 0;
+    }
+    report += "  \"paste.output\": {\"max_abs_difference\": " + std::to_string(paste_max) +
+              ", \"values_differing\": " + std::to_string(paste_differing) + "},\n";
+  }
   moebius_timings timings;
   moebius_get_timings(engine, &timings);
   report += "  \"inpaint.output\": {\"max_abs_difference\": " + std::to_string(max_difference) +

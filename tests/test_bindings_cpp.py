@@ -1,0 +1,265 @@
+"""The C++ runtime (bindings/cpp) built with CMake against the pip ExecuTorch, replaying the conformance vectors.
+
+Builds are cached in build/bindings-cpp (and build/bindings-cpp-asan), so a rerun only recompiles what changed.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bindings_bundles import REPO, corrupted_copy, tiny_bundle
+
+SOURCE = REPO / "bindings" / "cpp"
+BUILD = REPO / "build" / "bindings-cpp"
+ASAN_BUILD = REPO / "build" / "bindings-cpp-asan"
+FLOAT_VECTORS = ("encode.masked_latents", "encode.mask_latent", "step.next_x", "decode.image")
+TOLERANCE = {"fp32": 1e-4, "int8": 1e-3}  # max |C++ − Python| on every float vector
+
+
+def _build(build_dir: Path, *options: str) -> Path:
+    if shutil.which("cmake") is None or shutil.which("c++") is None:
+        pytest.skip("cmake or a C++ compiler is missing (make test installs them with apt-get when it can)")
+    if not (build_dir / "CMakeCache.txt").is_file():
+        generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+        configure = subprocess.run(
+            ["cmake", "-S", str(SOURCE), "-B", str(build_dir), *generator, f"-DPython3_EXECUTABLE={sys.executable}", *options],
+            capture_output=True,
+            text=True,
+        )
+        assert configure.returncode == 0, configure.stdout[-2000:] + configure.stderr[-3000:]
+    build = subprocess.run(["cmake", "--build", str(build_dir), "-j2"], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-2000:]
+    return build_dir
+
+
+@pytest.fixture(scope="module")
+def build_dir() -> Path:
+    return _build(BUILD)
+
+
+@pytest.fixture(scope="module")
+def asan_build_dir() -> Path:
+    return _build(ASAN_BUILD, "-DMOEBIUS_SANITIZE_ADDRESS=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
+
+
+@pytest.fixture(scope="module")
+def fp32_bundle() -> Path:
+    return tiny_bundle("executorch", "fp32")
+
+
+@pytest.fixture(scope="module")
+def int8_bundle() -> Path:
+    return tiny_bundle("executorch", "int8")
+
+
+def _run(tool: Path, *args, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(tool), *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
+
+
+def _replay(build: Path, bundle: Path, env=None) -> dict:
+    result = _run(build / "moebius_edge_conformance", bundle, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def _check_report(report: dict, tolerance: float) -> None:
+    for name in FLOAT_VECTORS:
+        assert report[name]["max_abs_error"] <= tolerance, (name, report[name])
+    # Same graphs, same kernels: a uint8 value may flip by one where a float sits on a truncation boundary.
+    inpaint = report["inpaint.output"]
+    assert inpaint["max_abs_difference"] <= 1, inpaint
+    assert inpaint["values_differing"] <= 1e-3 * inpaint["count"], inpaint
+    assert report["paste.output"] == {"max_abs_difference": 0, "values_differing": 0}
+
+
+def test_fp32_bundle_matches_python(build_dir, fp32_bundle):
+    report = _replay(build_dir, fp32_bundle)
+    print(json.dumps(report, indent=1))
+    assert report["precision"] == "fp32"
+    _check_report(report, TOLERANCE["fp32"])
+
+
+def test_int8_bundle_matches_python(build_dir, int8_bundle):
+    report = _replay(build_dir, int8_bundle)
+    print(json.dumps(report, indent=1))
+    assert report["precision"] == "int8"
+    _check_report(report, TOLERANCE["int8"])
+
+
+def _vector(bundle: Path, name: str) -> np.ndarray:
+    index = json.loads((bundle / "conformance" / "vectors.json").read_text())["tensors"][name]
+    return np.fromfile(bundle / "conformance" / index["file"], dtype=np.dtype(index["dtype"]).newbyteorder("<")).reshape(index["shape"])
+
+
+def test_runner_writes_python_result_and_timings(build_dir, fp32_bundle, tmp_path):
+    image, mask = _vector(fp32_bundle, "inpaint.image"), _vector(fp32_bundle, "inpaint.mask")
+    Image.fromarray(image[..., :3]).save(tmp_path / "image.ppm")
+    Image.fromarray(mask).save(tmp_path / "mask.pgm")
+    noise = fp32_bundle / "conformance" / "inpaint.noise.bin"
+    result = _run(
+        build_dir / "moebius_edge_run", fp32_bundle, tmp_path / "image.ppm", tmp_path / "mask.pgm", tmp_path / "out.ppm",
+        "--noise", noise, "--bench", 1, "--json", tmp_path / "timings.json",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = np.asarray(Image.open(tmp_path / "out.ppm")).astype(int)
+    expected = _vector(fp32_bundle, "inpaint.output")[..., :3].astype(int)
+    assert np.abs(output - expected).max() <= 1
+    timings = json.loads((tmp_path / "timings.json").read_text())
+    print(json.dumps(timings["median_ms"]), "open", timings["open_ms"])
+    steps = json.loads((fp32_bundle / "conformance" / "vectors.json").read_text())["steps"]
+    assert timings["steps"] == steps and timings["timed_runs"] == 1 and timings["warmup_runs"] == 1
+    assert [len(run["step_ms"]) for run in timings["runs"]] == [steps, steps]
+    assert all(timings["median_ms"][stage] > 0 for stage in ("encode", "step", "decode", "total"))
+    assert not list(tmp_path.glob("*.part"))
+
+    # Without --noise the runner draws its own seeded noise: deterministic, and a different picture than Python's.
+    for name in ("a.ppm", "b.ppm"):
+        seeded = _run(build_dir / "moebius_edge_run", fp32_bundle, tmp_path / "image.ppm", tmp_path / "mask.pgm", tmp_path / name, "--seed", 7)
+        assert seeded.returncode == 0, seeded.stderr[-2000:]
+    a, b = np.asarray(Image.open(tmp_path / "a.ppm")), np.asarray(Image.open(tmp_path / "b.ppm"))
+    assert np.array_equal(a, b) and not np.array_equal(a, output)
+    far = _far_from_hole(mask)
+    assert np.array_equal(a[far], image[..., :3][far])
+
+
+def _far_from_hole(mask: np.ndarray, reach: int = 12) -> np.ndarray:
+    from scipy import ndimage
+
+    return ~ndimage.binary_dilation(mask >= 128, iterations=reach)
+
+
+def _error_cases(tool_dir: Path, bundle: Path, work: Path, env=None) -> dict[str, tuple[int, str]]:
+    """Runs the runner on broken inputs; returns {case: (exit code, stderr)}."""
+    image, mask = _vector(bundle, "inpaint.image"), _vector(bundle, "inpaint.mask")
+    work.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image[..., :3]).save(work / "image.ppm")
+    Image.fromarray(mask).save(work / "mask.pgm")
+    Image.fromarray(image[::2, ::2, :3]).save(work / "small.ppm")
+    Image.fromarray(mask[::2, ::2]).save(work / "small.pgm")
+
+    corrupt = corrupted_copy(bundle, work / "corrupt", ".pte")
+    truncated = work / "truncated"
+    shutil.copytree(bundle, truncated)
+    step = next(truncated.glob("step*.pte"))
+    step.write_bytes(step.read_bytes()[: step.stat().st_size // 3])
+    bad_json = work / "bad-json"
+    shutil.copytree(bundle, bad_json)
+    (bad_json / "manifest.json").write_text('{"format_version": 1, "backend": ')
+    other_backend = work / "other-backend"
+    shutil.copytree(bundle, other_backend)
+    manifest = json.loads((other_backend / "manifest.json").read_text())
+    manifest["backend"] = "onnx"
+    (other_backend / "manifest.json").write_text(json.dumps(manifest))
+
+    runner = tool_dir / "moebius_edge_run"
+    cases = {
+        "missing bundle": (work / "no-such-bundle", work / "image.ppm", work / "mask.pgm"),
+        "corrupted graph": (corrupt, work / "image.ppm", work / "mask.pgm"),
+        "truncated graph, checksums skipped": (truncated, work / "image.ppm", work / "mask.pgm", "--skip-checksums"),
+        "manifest not JSON": (bad_json, work / "image.ppm", work / "mask.pgm"),
+        "ONNX bundle": (other_backend, work / "image.ppm", work / "mask.pgm"),
+        "wrong image size": (bundle, work / "small.ppm", work / "small.pgm"),
+        "mask of another size": (bundle, work / "image.ppm", work / "small.pgm"),
+    }
+    results = {}
+    for name, (folder, image_path, mask_path, *extra) in cases.items():
+        result = _run(runner, folder, image_path, mask_path, work / f"{name.replace(' ', '_')}.ppm", *extra, env=env)
+        results[name] = (result.returncode, result.stderr)
+    return results
+
+
+EXPECTED_ERRORS = {
+    "missing bundle": "MOEBIUS_ERROR_NOT_FOUND",
+    "corrupted graph": "MOEBIUS_ERROR_CORRUPT_BUNDLE",
+    "truncated graph, checksums skipped": "MOEBIUS_ERROR_CORRUPT_BUNDLE",
+    "manifest not JSON": "MOEBIUS_ERROR_BAD_MANIFEST",
+    "ONNX bundle": "MOEBIUS_ERROR_UNSUPPORTED",
+    "wrong image size": "MOEBIUS_ERROR_IMAGE_SIZE",
+    "mask of another size": "they must match",
+}
+
+
+def test_bad_bundles_give_error_codes_not_crashes(build_dir, fp32_bundle, tmp_path):
+    results = _error_cases(build_dir, fp32_bundle, tmp_path)
+    for name, expected in EXPECTED_ERRORS.items():
+        code, stderr = results[name]
+        assert code == 2 and expected in stderr, (name, code, stderr[-1500:])
+        assert len([line for line in stderr.splitlines() if "error:" in line]) == 1, stderr
+    assert not list(tmp_path.glob("*.ppm.part"))
+
+
+def test_address_sanitizer_run(asan_build_dir, fp32_bundle, tmp_path):
+    """The conformance replay and every error path once under AddressSanitizer: no invalid access, no leak."""
+    env = {"PATH": "/usr/bin:/bin", "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=99"}
+    report = _replay(asan_build_dir, fp32_bundle, env=env)
+    _check_report(report, TOLERANCE["fp32"])
+    for name, (code, stderr) in _error_cases(asan_build_dir, fp32_bundle, tmp_path, env=env).items():
+        assert "AddressSanitizer" not in stderr and "LeakSanitizer" not in stderr, (name, stderr[-3000:])
+        assert code == 2 and EXPECTED_ERRORS[name] in stderr, (name, code, stderr[-1500:])
+
+
+# --- the C ABI directly (no bundle needed) ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def library(build_dir):
+    lib = ctypes.CDLL(str(build_dir / "libmoebius_edge.so"))
+    lib.moebius_last_error.restype = ctypes.c_char_p
+    lib.moebius_status_name.restype = ctypes.c_char_p
+    return lib
+
+
+def _pointer(array: np.ndarray):
+    return array.ctypes.data_as(ctypes.c_void_p)
+
+
+def test_paste_hole_is_bit_exact_with_python(library):
+    from edge_sdk.inpainting import paste_hole
+
+    rng = np.random.default_rng(0)
+    for height, width in [(1, 1), (3, 17), (40, 9), (64, 64), (120, 250), (257, 131)]:
+        original = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        generated = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        hole = rng.random((height, width)) < 0.2
+        expected = np.asarray(paste_hole(Image.fromarray(original), Image.fromarray(generated), hole))
+        rgba = lambda rgb: np.ascontiguousarray(np.concatenate([rgb, np.full((height, width, 1), 255, np.uint8)], axis=-1))
+        out = np.zeros((height, width, 4), np.uint8)
+        mask = np.ascontiguousarray(hole.astype(np.uint8) * 255)
+        status = library.moebius_paste_hole(_pointer(rgba(original)), _pointer(rgba(generated)), _pointer(mask), width, height, _pointer(out))
+        assert status == 0, library.moebius_last_error()
+        assert np.array_equal(out[..., :3], expected), (height, width)
+        assert (out[..., 3] == 255).all()
+
+
+def test_seeded_noise_is_deterministic_standard_normal(library):
+    draws = []
+    for seed in (5, 5, 6):
+        noise = np.zeros(200_001, np.float32)  # odd count: the last Box–Muller pair is cut in half
+        assert library.moebius_seeded_noise(ctypes.c_uint64(seed), _pointer(noise), noise.size) == 0
+        draws.append(noise)
+    assert np.array_equal(draws[0], draws[1]) and not np.array_equal(draws[0], draws[2])
+    assert abs(draws[0].mean()) < 0.01 and abs(draws[0].std() - 1) < 0.01
+    assert abs(np.mean(np.abs(draws[0]) > 1.96) - 0.05) < 0.003  # the tails of a normal, not just its moments
+
+
+def test_c_abi_rejects_null_and_bad_arguments(library):
+    engine = ctypes.c_void_p(1234)
+    assert library.moebius_open(None, 0, ctypes.byref(engine)) == 1
+    assert engine.value is None  # cleared on failure
+    assert b"bundle_dir is NULL" in library.moebius_last_error()
+    assert library.moebius_open(b"/nonexistent", 0, None) == 1
+    assert library.moebius_open(b"/nonexistent", 0, ctypes.byref(engine)) == 2
+    assert b"/nonexistent" in library.moebius_last_error()
+    assert library.moebius_open(b"/nonexistent", 8, ctypes.byref(engine)) == 1  # unknown flag
+    assert library.moebius_get_info(None, None) == 1
+    assert library.moebius_inpaint(None, None, 0, 0, None, None, 0, 0, None) == 1
+    assert library.moebius_status_name(6) == b"MOEBIUS_ERROR_IMAGE_SIZE"
+    library.moebius_close(None)  # allowed
