@@ -8,6 +8,7 @@
 namespace moebius {
 namespace {
 
+constexpr const char* kFormat = "moebius-edge/bundle";
 constexpr int kNewestFormatVersion = 1;
 
 Status bad(const std::string& message) { return Status::Error(MOEBIUS_ERROR_BAD_MANIFEST, "manifest.json: " + message); }
@@ -50,6 +51,8 @@ Status read_manifest(const std::string& bundle_dir, BundleManifest& out) {
   if (!parse_json(buffer.str(), root, error)) return bad("not valid JSON (" + error + ")");
   if (!root.is_object()) return bad("top level is not an object");
 
+  std::string format;
+  if (!get_string(root, "format", format) || format != kFormat) return bad(std::string("not a Moebius Edge bundle manifest (format '") + kFormat + "' expected)");
   if (!get_int(root, "format_version", out.format_version)) return bad("missing integer 'format_version'");
   if (out.format_version < 1 || out.format_version > kNewestFormatVersion) {
     return Status::Error(MOEBIUS_ERROR_UNSUPPORTED, "bundle format version " + std::to_string(out.format_version) +
@@ -57,9 +60,10 @@ Status read_manifest(const std::string& bundle_dir, BundleManifest& out) {
                                                         std::to_string(kNewestFormatVersion) + ")");
   }
   if (!get_string(root, "backend", out.backend)) return bad("missing 'backend'");
-  if (out.backend != "executorch") {
-    return Status::Error(MOEBIUS_ERROR_UNSUPPORTED,
-                         "this bundle is for the '" + out.backend + "' backend; the C++ runtime runs 'executorch' bundles");
+  // executorch-coreml bundles are .pte files too; they load where ExecuTorch was built with its Core ML backend.
+  if (out.backend != "executorch" && out.backend != "executorch-coreml") {
+    return Status::Error(MOEBIUS_ERROR_UNSUPPORTED, "this bundle is for the '" + out.backend +
+                                                        "' backend; the C++ runtime runs 'executorch' and 'executorch-coreml' bundles");
   }
   if (!get_string(root, "precision", out.precision)) return bad("missing 'precision'");
   get_string(root, "model", out.model);
@@ -81,7 +85,9 @@ Status read_manifest(const std::string& bundle_dir, BundleManifest& out) {
   }
   out.latent_size = out.image_size / 8;
   out.latent_channels = 4;
+  get_int(root, "latent_size", out.latent_size);
   get_int(root, "latent_channels", out.latent_channels);
+  if (out.latent_size <= 0 || out.latent_channels <= 0) return bad("invalid latent_size or latent_channels");
   const JsonValue* timesteps = root.find("timesteps");
   if (timesteps == nullptr || !timesteps->is_array() || timesteps->array().empty()) return bad("missing 'timesteps'");
   out.steps = static_cast<int>(timesteps->array().size());

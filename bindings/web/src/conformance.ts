@@ -5,6 +5,7 @@
  */
 import { MoebiusEdge } from "./engine.js";
 import { MoebiusEdgeError } from "./errors.js";
+import { pasteHole } from "./pasteBack.js";
 
 interface VectorEntry {
   file: string;
@@ -24,6 +25,8 @@ export interface ConformanceReport {
   executionProvider: string;
   comparisons: Record<string, FloatComparison>;
   inpaint: { maxAbsDifference: number; valuesDiffering: number; meanAbsDifference: number; count: number };
+  /** The paste-back alone on Python's decoded square (exact arithmetic: should not differ at all). */
+  paste?: { maxAbsDifference: number; valuesDiffering: number };
   timings: { openMs: number; encodeMs: number; stepMeanMs: number; decodeMs: number; totalMs: number; steps: number };
 }
 
@@ -100,12 +103,23 @@ export async function runConformance(bundleUrl: string, engine?: MoebiusEdge): P
     valuesDiffering += d !== 0 ? 1 : 0;
     total += d;
   }
+  let paste: ConformanceReport["paste"];
+  if (vectors["paste.generated"]) {
+    const pasted = pasteHole(rgba, vectors["paste.generated"] as Uint8Array, (vectors["inpaint.mask"] as Uint8Array).map((v) => (v >= 128 ? 1 : 0)), side, side);
+    paste = { maxAbsDifference: 0, valuesDiffering: 0 };
+    for (let i = 0; i < expected.length; i++) {
+      const d = Math.abs(pasted[i] - expected[i]);
+      paste.maxAbsDifference = Math.max(paste.maxAbsDifference, d);
+      paste.valuesDiffering += d !== 0 ? 1 : 0;
+    }
+  }
   const stepMeanMs = timings.stepMs.reduce((a, b) => a + b, 0) / Math.max(timings.stepMs.length, 1);
   return {
     precision: moebius.info.precision,
     executionProvider: moebius.executionProvider,
     comparisons,
     inpaint: { maxAbsDifference, valuesDiffering, meanAbsDifference: total / expected.length, count: expected.length },
+    paste,
     timings: {
       openMs: timings.openMs,
       encodeMs: timings.encodeMs,

@@ -26,6 +26,7 @@ export interface BundleInfo {
   graphs: Record<GraphName, GraphEntry>;
 }
 
+const FORMAT = "moebius-edge/bundle";
 const NEWEST_FORMAT_VERSION = 1;
 const WEB_BACKENDS = ["onnxruntime", "onnx"];
 
@@ -47,6 +48,7 @@ export function parseManifest(text: string): BundleInfo {
     throw bad(`not valid JSON (${(error as Error).message})`);
   }
   if (!isObject(root)) throw bad("top level is not an object");
+  if (root.format !== FORMAT) throw bad(`not a Moebius Edge bundle manifest (format '${FORMAT}' expected)`);
   const formatVersion = root.format_version;
   if (typeof formatVersion !== "number" || !Number.isInteger(formatVersion)) throw bad("missing integer 'format_version'");
   if (formatVersion < 1 || formatVersion > NEWEST_FORMAT_VERSION) {
@@ -96,7 +98,7 @@ export function parseManifest(text: string): BundleInfo {
     precision,
     model: typeof root.model === "string" ? root.model : "",
     imageSize,
-    latentSize: imageSize / 8,
+    latentSize: typeof root.latent_size === "number" ? root.latent_size : imageSize / 8,
     latentChannels: typeof root.latent_channels === "number" ? root.latent_channels : 4,
     steps: timesteps.length,
     strength,

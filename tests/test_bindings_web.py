@@ -1,0 +1,124 @@
+"""The web runtime (bindings/web) in headless Chromium: conformance vectors, error codes and the demo page.
+
+Chromium is Debian's (`make test` apt-installs it), driven by playwright-core with `executablePath`. One browser
+session runs everything (bindings/web/test/run_browser_tests.mjs); the tests below judge its report.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bindings_bundles import REPO, corrupted_copy, tiny_bundle
+
+WEB = REPO / "bindings" / "web"
+OUTPUT = REPO / "build" / "test-output"
+SAMPLE = REPO / "edge_sdk" / "samples" / "astronaut.jpg"
+MIN_NODE = 20  # playwright-core 1.65
+
+# Max |browser − Python| per vector. WASM kernels sum in another order than x86 ONNX Runtime: the VAE's
+# GroupNorm over 512×512 maps (262k values per group) is where fp32 differs most.
+TOLERANCE = {
+    "fp32": {"encode.masked_latents": 5e-3, "encode.mask_latent": 0.0, "step.next_x": 1e-4, "decode.image": 1e-3},
+    "int8": {"encode.masked_latents": 5e-3, "encode.mask_latent": 0.0, "step.next_x": 2e-2, "decode.image": 1e-2},
+}
+# The whole inpaint: the largest 8-bit difference, and the share of values that differ at all.
+INPAINT_TOLERANCE = {"fp32": (3, 0.01), "int8": (8, 0.05)}
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the web runtime's tests need Node.js >= 20")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    major = int(re.match(r"v(\d+)", version).group(1)) if re.match(r"v(\d+)", version) else 0
+    if major < MIN_NODE:
+        pytest.skip(f"node {version} is too old: playwright-core needs Node.js >= {MIN_NODE}")
+    return node
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("chromium is not installed (make test installs Debian's chromium with apt-get when it can)")
+
+
+def _built_package() -> None:
+    if not (WEB / "node_modules" / "onnxruntime-web").is_dir():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("bindings/web/node_modules is missing and npm is not installed")
+        install = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=WEB, capture_output=True, text=True)
+        assert install.returncode == 0, install.stderr[-3000:]
+    build = subprocess.run([str(WEB / "node_modules" / ".bin" / "tsc"), "-p", "tsconfig.json"], cwd=WEB, capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser_report(tmp_path_factory) -> dict:
+    node, chromium = _node(), _chromium()
+    _built_package()
+    bundles = {"int8": tiny_bundle("onnx", "int8"), "fp32": tiny_bundle("onnx", "fp32")}
+    work = tmp_path_factory.mktemp("web")
+    corrupt = corrupted_copy(bundles["int8"], work / "corrupt", ".onnx")
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    screenshot = OUTPUT / "web-demo.png"
+    screenshot.unlink(missing_ok=True)
+    command = [node, "test/run_browser_tests.mjs", "--chromium", chromium, "--errors", "int8", "--corrupt", str(corrupt)]
+    for name, folder in bundles.items():
+        command += ["--bundle", f"{name}={folder}"]
+    command += ["--demo", "int8", "--sample", str(SAMPLE), "--screenshot", str(screenshot), "--json", str(work / "report.json")]
+    result = subprocess.run(command, cwd=WEB, capture_output=True, text=True, timeout=900)
+    assert result.returncode in (0, 1), result.stderr[-4000:]
+    report = json.loads((work / "report.json").read_text())
+    (OUTPUT / "web-report.json").write_text(json.dumps(report, indent=1))
+    print(f"web report: {OUTPUT / 'web-report.json'}; demo screenshot: {screenshot}")
+    return report
+
+
+def _page(report: dict, name: str) -> dict:
+    page = report["conformance"][name]
+    assert page["ok"], page.get("error", "") + "\n" + "\n".join(report["console"][-20:])
+    return page["report"]
+
+
+@pytest.mark.parametrize("precision", ["int8", "fp32"])
+def test_conformance_vectors_in_chromium(browser_report, precision):
+    report = _page(browser_report, precision)
+    print(precision, json.dumps(report["comparisons"]), json.dumps(report["inpaint"]), json.dumps(report["timings"]))
+    assert report["precision"] == precision and report["executionProvider"] == "wasm"
+    assert report["checksumsVerified"] and report["crossOriginIsolated"]
+    for name, limit in TOLERANCE[precision].items():
+        assert report["comparisons"][name]["maxAbsError"] <= limit, (name, report["comparisons"][name])
+    largest, share = INPAINT_TOLERANCE[precision]
+    inpaint = report["inpaint"]
+    assert inpaint["maxAbsDifference"] <= largest and inpaint["valuesDiffering"] <= share * inpaint["count"], inpaint
+    assert report["paste"] == {"maxAbsDifference": 0, "valuesDiffering": 0}
+
+
+def test_error_codes_in_chromium(browser_report):
+    errors = _page(browser_report, "int8")["errors"]
+    for case in errors["cases"]:
+        assert case["got"] == case["expected"], case
+    assert {case["case"] for case in errors["cases"]} >= {"missing bundle", "corrupted graph", "wrong image size"}
+    assert errors["emptyMaskUnchanged"]
+
+
+def test_demo_page_inpaints_the_tiny_bundle(browser_report):
+    demo = browser_report["demo"]
+    print(demo["steps"])
+    assert demo["status"] == "done", demo
+    steps = re.findall(r"step +\d+/(\d+) +([\d.]+) ms", demo["steps"])
+    assert steps and len(steps) == int(steps[0][0]) and all(float(ms) > 0 for _, ms in steps)
+    assert demo["photoOpaqueFraction"] == 1.0  # the picked photo was drawn
+    assert demo["paintedFraction"] > 0.005
+    assert demo["paintedChangedFraction"] > 0.5  # the painted area was filled…
+    assert demo["changedFarFromPaint"] == 0  # …and nothing away from it changed
+    screenshot = Path(demo["screenshot"])
+    assert screenshot.is_file() and screenshot.stat().st_size > 10_000
