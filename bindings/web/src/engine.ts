@@ -35,6 +35,13 @@ export interface InpaintOptions {
   onStep?: (index: number, steps: number, milliseconds: number) => void;
 }
 
+export interface OpenTimings {
+  fetchMs: number;
+  verifyMs: number;
+  /** ONNX Runtime session creation (graph optimisation; the first one also compiles the WASM module). */
+  createMs: Record<string, number>;
+}
+
 export interface Timings {
   openMs: number;
   encodeMs: number;
@@ -81,6 +88,7 @@ export class MoebiusEdge {
   readonly executionProvider: "wasm" | "webgpu";
   /** False when the page had no crypto.subtle (not a secure context) and the digests were not checked. */
   readonly checksumsVerified: boolean;
+  readonly openTimings: OpenTimings;
   private readonly sessions: Record<GraphName, ort.InferenceSession>;
   private lastTimings: Timings;
 
@@ -90,7 +98,9 @@ export class MoebiusEdge {
     executionProvider: "wasm" | "webgpu",
     checksumsVerified: boolean,
     openMs: number,
+    openTimings: OpenTimings,
   ) {
+    this.openTimings = openTimings;
     this.info = info;
     this.sessions = sessions;
     this.executionProvider = executionProvider;
@@ -123,9 +133,13 @@ export class MoebiusEdge {
 
     let checksumsVerified = options.verifyChecksums !== false;
     const sessions = {} as Record<GraphName, ort.InferenceSession>;
+    const openTimings: OpenTimings = { fetchMs: 0, verifyMs: 0, createMs: {} };
     for (const name of GRAPH_NAMES) {
       const entry = info.graphs[name];
+      let phase = now();
       const bytes = await (await get(entry.file)).arrayBuffer();
+      openTimings.fetchMs += now() - phase;
+      phase = now();
       if (options.verifyChecksums !== false && entry.sha256) {
         const digest = await sha256Hex(bytes);
         if (digest === undefined) {
@@ -137,6 +151,8 @@ export class MoebiusEdge {
           );
         }
       }
+      openTimings.verifyMs += now() - phase;
+      phase = now();
       try {
         sessions[name] = await ort.InferenceSession.create(new Uint8Array(bytes), {
           executionProviders: providers,
@@ -145,6 +161,7 @@ export class MoebiusEdge {
       } catch (error) {
         throw new MoebiusEdgeError("CORRUPT_BUNDLE", `${name} graph ${entry.file} did not load: ${(error as Error).message}`);
       }
+      openTimings.createMs[name] = now() - phase;
     }
     const expected: Record<GraphName, [number, number[]]> = {
       encode: [2, info.strength < 1 ? [3] : [2]],
@@ -161,7 +178,7 @@ export class MoebiusEdge {
         );
       }
     }
-    return new MoebiusEdge(info, sessions, executionProvider, checksumsVerified, now() - start);
+    return new MoebiusEdge(info, sessions, executionProvider, checksumsVerified, now() - start, openTimings);
   }
 
   get timings(): Timings {

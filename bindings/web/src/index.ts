@@ -1,5 +1,5 @@
 export { MoebiusEdge } from "./engine.js";
-export type { EncodeResult, ExecutionProviderChoice, InpaintOptions, OpenOptions, Timings } from "./engine.js";
+export type { EncodeResult, ExecutionProviderChoice, InpaintOptions, OpenOptions, OpenTimings, Timings } from "./engine.js";
 export { MoebiusEdgeError } from "./errors.js";
 export type { MoebiusErrorCode } from "./errors.js";
 export { parseManifest } from "./manifest.js";

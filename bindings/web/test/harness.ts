@@ -42,7 +42,7 @@ async function main(): Promise<unknown> {
   const provider = (params.get("ep") ?? "wasm") as ExecutionProviderChoice;
   const bundle = params.get("bundle")!;
   const engine = await MoebiusEdge.open(bundle, { executionProvider: provider });
-  const report = { ...(await runConformance(bundle, engine)), checksumsVerified: engine.checksumsVerified, crossOriginIsolated };
+  const report = { ...(await runConformance(bundle, engine)), checksumsVerified: engine.checksumsVerified, crossOriginIsolated, openTimings: engine.openTimings };
   const corrupt = params.get("corrupt");
   return corrupt ? { ...report, errors: await errorCases(engine, corrupt, provider) } : report;
 }
