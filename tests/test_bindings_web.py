@@ -122,3 +122,27 @@ def test_demo_page_inpaints_the_tiny_bundle(browser_report):
     assert demo["changedFarFromPaint"] == 0  # …and nothing away from it changed
     screenshot = Path(demo["screenshot"])
     assert screenshot.is_file() and screenshot.stat().st_size > 10_000
+
+
+def test_seeded_noise_is_the_cpp_runtimes(tmp_path):
+    """Without caller noise both runtimes draw the same seeded noise, so a seed means the same start everywhere."""
+    import ctypes
+
+    import numpy as np
+
+    library = REPO / "build" / "bindings-cpp" / "libmoebius_edge.so"
+    if not library.is_file():
+        pytest.skip("the C++ runtime is not built (tests/test_bindings_cpp.py builds it into build/bindings-cpp)")
+    node = _node()
+    _built_package()
+    out = tmp_path / "noise.bin"
+    script = (
+        "import('./dist/src/seededNoise.js').then((m) => require('fs').writeFileSync("
+        f"{json.dumps(str(out))}, Buffer.from(m.seededNormalNoise(12345, 16385).buffer)))"
+    )
+    result = subprocess.run([node, "-e", script], cwd=WEB, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    web = np.fromfile(out, dtype="<f4")
+    cpp = np.zeros(16385, np.float32)
+    ctypes.CDLL(str(library)).moebius_seeded_noise(ctypes.c_uint64(12345), cpp.ctypes.data_as(ctypes.c_void_p), cpp.size)
+    assert np.abs(web - cpp).max() <= 1e-6 and abs(float(web.std()) - 1) < 0.03
