@@ -38,7 +38,7 @@ setup(
     python_requires=">=3.10",
     packages=packages,
     package_dir=package_dir,
-    package_data={"edge_sdk": ["samples/*.jpg", "samples/*.png", "samples/*.md", "weights/*"]},
+    package_data={"edge_sdk": ["samples/*.jpg", "samples/*.png", "samples/*.md", "weights/*", "weights/*/*"]},
     install_requires=requirements,
     entry_points={"console_scripts": ["moebius-edge=edge_sdk.cli:main"]},
 )

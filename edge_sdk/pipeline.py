@@ -29,11 +29,14 @@ def latent_mask(mask: torch.Tensor, latent_side: int) -> torch.Tensor:
 
 
 class InpaintPipeline:
-    def __init__(self, denoiser: MoebiusDenoiser, vae, *, name: str = "custom", random_weights: bool = False):
+    def __init__(
+        self, denoiser: MoebiusDenoiser, vae, *, name: str = "custom", random_weights: bool = False, model_notice: Optional[str] = None
+    ):
         self.denoiser = denoiser.eval()
         self.vae = resolve_vae(vae)
         self.name = name
         self.random_weights = random_weights
+        self.model_notice = model_notice
 
     @property
     def config(self) -> MoebiusConfig:
@@ -42,7 +45,7 @@ class InpaintPipeline:
     @property
     def notice(self) -> Optional[str]:
         """What a user must be told about this model on every run, if anything."""
-        return RANDOM_WEIGHTS_NOTICE.format(name=self.name) if self.random_weights else None
+        return RANDOM_WEIGHTS_NOTICE.format(name=self.name) if self.random_weights else self.model_notice
 
     @classmethod
     def from_preset(cls, name: str = DEFAULT_MODEL) -> "InpaintPipeline":
@@ -51,7 +54,14 @@ class InpaintPipeline:
         if name not in MODEL_PRESETS:
             raise ConfigError(f"unknown model {name!r}: use one of {', '.join(MODEL_PRESETS)}")
         preset = MODEL_PRESETS[name]
-        return cls(load_denoiser(None, preset.config), preset.vae, name=name, random_weights=preset.random)
+        if preset.random:
+            return cls(load_denoiser(None, preset.config), preset.vae, name=name, random_weights=True)
+        from edge_sdk.errors import CheckpointError
+
+        weights, vae_dir = preset.packaged(preset.denoiser_weights), preset.packaged(preset.vae)
+        if not weights.is_file() or not (vae_dir / "config.json").is_file():
+            raise CheckpointError(f"model {name!r}: its packaged weights are missing from {weights.parent} (reinstall moebius-edge)")
+        return cls(load_denoiser(weights, preset.config), resolve_vae(vae_dir).float(), name=name, model_notice=preset.notice)
 
     @classmethod
     def from_files(

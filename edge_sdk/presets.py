@@ -1,21 +1,45 @@
 """Named models: a denoiser config and the VAE it pairs with (kept light: the CLI reads it for --help)."""
 import dataclasses
+from pathlib import Path
+from typing import Optional
+
+# Trained weights shipped inside the package (fp16 safetensors; sources in weights/SOURCES.md).
+PACKAGED_WEIGHTS = Path(__file__).resolve().parent / "weights"
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelPreset:
-    """A denoiser config plus the VAE it pairs with; `random` means no trained weights ship for it."""
+    """A denoiser config plus the VAE it pairs with; `random` means no trained weights ship for it.
+
+    `denoiser_weights` (a file) and `vae` name what ships in PACKAGED_WEIGHTS when `random` is False;
+    otherwise `vae` is a VAE architecture preset built with random weights.
+    """
 
     config: str
     vae: str
     random: bool
+    denoiser_weights: Optional[str] = None
+    notice: Optional[str] = None  # told to the user on every run (e.g. a model still short of its quality bar)
+
+    def packaged(self, name: str) -> Path:
+        return PACKAGED_WEIGHTS / name
 
 
 MODEL_PRESETS = {
+    "nano": ModelPreset(
+        config="nano",
+        vae="nano_vae",
+        random=False,
+        denoiser_weights="nano_denoiser.safetensors",
+        notice=(
+            "model 'nano' is a first, undertrained run (42 CPU-minutes): on held-out photos its fills are still "
+            "worse than a mean-colour fill (benchmarks/results/nano_inpainting.md)"
+        ),
+    ),
     "tiny": ModelPreset(config="tiny", vae="tiny", random=True),
     "moebius-0.2b": ModelPreset(config="moebius-0.2b", vae="pixelhacker", random=True),
 }
-DEFAULT_MODEL = "tiny"
+DEFAULT_MODEL = "tiny"  # becomes "nano" once nano beats a mean-colour fill by 2 dB on held-out photos
 OFFICIAL_CONFIG = "moebius-0.2b"
 
 RANDOM_WEIGHTS_NOTICE = (

@@ -190,7 +190,8 @@ class DistillationTrainer:
     def _update_ema(self) -> None:
         if self.ema is None:
             return
-        d = self.config.ema_decay
+        # Warm-up (1+n)/(10+n): a short run must not ship an average still dominated by the random init.
+        d = min(self.config.ema_decay, (1 + self.step_count) / (10 + self.step_count))
         for e, p in zip(self.ema.parameters(), self.student.parameters()):
             e.lerp_(p, 1 - d)
         for e, b in zip(self.ema.buffers(), self.student.buffers()):

@@ -50,14 +50,21 @@ class VaeTrainConfig:
     kl_weight: float = 1e-6
     mse_weight: float = 1.0  # L1 + MSE: L1 keeps edges, MSE the PSNR we report
     seed: int = 0
+    # Decoder-only fine-tuning keeps the encoder, hence the latent space and its scaling factor, fixed:
+    # it can run while a denoiser trains on latents from the same encoder.
+    decoder_only: bool = False
     checkpoint_every: int = 200
     log_every: int = 10
 
 
 def vae_loss(vae: AutoencoderKL, images: torch.Tensor, config: VaeTrainConfig, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
-    posterior = vae.encode(images).latent_dist
-    noise = torch.randn(posterior.mean.shape, generator=generator)
-    latents = posterior.mean + posterior.std * noise
+    if config.decoder_only:
+        with torch.no_grad():
+            posterior = vae.encode(images).latent_dist
+        latents = posterior.mean  # what the decoder gets at inference: denoised latents, not samples
+    else:
+        posterior = vae.encode(images).latent_dist
+        latents = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=generator)
     recon = vae.decode(latents).sample
     l1 = (recon - images).abs().mean()
     mse = (recon - images).square().mean()
@@ -74,14 +81,21 @@ def train_vae(
     *,
     time_budget_s: Optional[float] = None,
     progress: bool = True,
+    init_state: Optional[Path] = None,
 ) -> Path:
-    """Train (resuming from `out_dir/state.pt` if present); returns the state path. Stops early at the time budget."""
+    """Train (resuming from `out_dir/state.pt` if present, else starting from `init_state`'s weights);
+    returns the state path. Stops early at the time budget."""
     out_dir.mkdir(parents=True, exist_ok=True)
     state_path = out_dir / "state.pt"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         vae = AutoencoderKL(**NANO_VAE_CONFIG)
-    optimizer = torch.optim.AdamW(vae.parameters(), lr=config.lr, weight_decay=0.0)
+    if init_state is not None:
+        vae.load_state_dict(torch.load(init_state, map_location="cpu", weights_only=True)["modules"]["vae"])
+    if config.decoder_only:
+        vae.encoder.requires_grad_(False)
+        vae.quant_conv.requires_grad_(False)
+    optimizer = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=config.lr, weight_decay=0.0)
     generator = torch.Generator().manual_seed(config.seed)
     rng = np.random.Generator(np.random.PCG64(config.seed))
     step = 0
@@ -92,10 +106,12 @@ def train_vae(
     log = CsvLog(out_dir / "log.csv", ["step", "loss", "l1", "mse", "kl", "psnr", "seconds"])
     started = time.monotonic()
     vae.train()
+    if config.decoder_only:
+        vae.encoder.eval()
     with tqdm(total=config.steps, initial=step, desc="vae", disable=not progress) as bar:
         while step < config.steps:
             # Cosine decay to 10% keeps the last steps from undoing the fit.
-            lr = config.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / config.steps)))
+            lr = float(config.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * step / config.steps))))
             for group in optimizer.param_groups:
                 group["lr"] = lr
             loss, terms = vae_loss(vae, crops.batch(config.batch_size, rng), config, generator)
@@ -124,13 +140,14 @@ def measure_scaling_factor(vae: AutoencoderKL, crops: PhotoCrops, count: int = 3
     return float(1.0 / torch.cat(means).std())
 
 
-def export_vae_folder(state_path: Path, folder: Path, crops: PhotoCrops) -> AutoencoderKL:
-    """Write a diffusers VAE folder (fp16 safetensors) from a training state, with the measured scaling factor."""
+def export_vae_folder(state_path: Path, folder: Path, crops: PhotoCrops, scaling_factor: Optional[float] = None) -> AutoencoderKL:
+    """Write a diffusers VAE folder (fp16 safetensors) from a training state, with the measured scaling factor
+    (or the given one: after decoder-only fine-tuning the encoder, hence the factor, is unchanged)."""
     vae = AutoencoderKL(**NANO_VAE_CONFIG)
     state = torch.load(state_path, map_location="cpu", weights_only=True)
     vae.load_state_dict(state["modules"]["vae"])
     vae.eval()
-    factor = measure_scaling_factor(vae, crops)
+    factor = scaling_factor if scaling_factor is not None else measure_scaling_factor(vae, crops)
     vae.register_to_config(scaling_factor=round(factor, 5))
     tmp = folder.with_name(folder.name + ".part")
     if tmp.exists():
