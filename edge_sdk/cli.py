@@ -65,6 +65,10 @@ def _warn(message: str) -> None:
 def cmd_inpaint(args) -> None:
     from edge_sdk.imaging import load_image, load_mask, save_image_atomic
 
+    if args.bundle is not None:
+        from edge_sdk.bundle.cli import inpaint_with_bundle
+
+        return inpaint_with_bundle(args)
     _check_sampling_arguments(args)
     # Validate the inputs before the (slow) model load.
     load_mask(args.mask, load_image(args.image).size)
@@ -112,6 +116,15 @@ def cmd_conformance(args) -> None:
     print(f"wrote {write_conformance_vectors(args.bundle, sample=args.sample, seed=args.seed)}")
 
 
+def _add_bundle_commands(commands, inpaint) -> None:
+    from edge_sdk.bundle.cli import add_bundle_option, add_export_command, add_info_command, add_verify_command
+
+    add_bundle_option(inpaint)
+    add_export_command(commands, _add_model_arguments)
+    add_verify_command(commands)
+    add_info_command(commands, _add_model_arguments)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from edge_sdk import __version__
 
@@ -134,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
     _add_train_commands(commands)
     _add_conformance_command(commands)
+    _add_bundle_commands(commands, inpaint)
     return parser
 
 

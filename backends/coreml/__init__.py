@@ -1,0 +1,34 @@
+"""Core ML backend: `.mlpackage` ML programs in fp16, with int8 weights (w8), or W8A8 (int8)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from edge_sdk.backends.base import Backend, ProgramCache, importable, package_version, quiet
+
+
+class CoreMLBackend(Backend):
+    name = "coreml"
+    precisions = ("fp16", "w8", "int8")
+    suffix = ".mlpackage"
+
+    def available(self):
+        return importable("coremltools")
+
+    def runtime_available(self):
+        if sys.platform != "darwin":
+            return False, "Core ML runs ML programs only on macOS/iOS (coremltools prediction is macOS-only)"
+        return importable("coremltools")
+
+    def toolchain_versions(self):
+        return {name: package_version(name) for name in ("torch", "coremltools", "torchao")}
+
+    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration=None, progress=quiet):
+        from edge_sdk.backends.coreml.export import export_graphs
+
+        return export_graphs(graphs, precision, recipe, Path(out_dir), programs=programs or ProgramCache(graphs), calibration=calibration, progress=progress)
+
+    def open(self, bundle):
+        from edge_sdk.backends.coreml.runner import CoreMLRunner
+
+        return CoreMLRunner(bundle)

@@ -1,0 +1,41 @@
+"""Running a Core ML bundle: only on macOS, where coremltools can load and predict with ML programs."""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch
+
+from edge_sdk.backends.base import Runner
+from edge_sdk.bundle.errors import BackendUnavailableError
+
+
+class CoreMLRunner(Runner):
+    """coremltools prediction (macOS 15+ for these iOS 18 ML programs). Not exercised on the Linux CI."""
+
+    def __init__(self, bundle):
+        if sys.platform != "darwin":
+            raise BackendUnavailableError(
+                "Core ML bundles run only on macOS or iOS: coremltools loads and predicts with ML programs on macOS "
+                "alone ('Model prediction is only supported on macOS'); here they can be exported and inspected "
+                "(`moebius-edge info`, `verify --hashes-only`)"
+            )
+        import coremltools as ct
+
+        self.models = {name: ct.models.MLModel(str(bundle.graph_path(name))) for name in ("encode", "step", "decode")}
+        self.inputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["inputs"]] for name in self.models}
+        self.outputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["outputs"]] for name in self.models}
+
+    def _run(self, name, *tensors):
+        feeds = {key: np.ascontiguousarray(t.detach().cpu().numpy()) for key, t in zip(self.inputs[name], tensors)}
+        result = self.models[name].predict(feeds)
+        return [torch.from_numpy(np.asarray(result[key], dtype=np.float32)) for key in self.outputs[name]]
+
+    def encode(self, image, mask):
+        return tuple(self._run("encode", image.float(), mask.float()))
+
+    def step(self, x, masked_latents, mask_latent, index):
+        return self._run("step", x.float(), masked_latents.float(), mask_latent.float(), index.to(torch.int32).reshape(1))[0]
+
+    def decode(self, latents):
+        return self._run("decode", latents.float())[0]

@@ -1,0 +1,66 @@
+"""ExecuTorch backend: `.pte` graphs delegated to XNNPACK (fp32, int8) or to Core ML (fp16, iOS/macOS)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge_sdk.backends.base import Backend, ProgramCache, importable, package_version, quiet
+
+
+class ExecuTorchBackend(Backend):
+    suffix = ".pte"
+
+    def __init__(self, delegate: str = "xnnpack"):
+        self.delegate = delegate
+        self.name = "executorch" if delegate == "xnnpack" else "executorch-coreml"
+        self.precisions = ("fp32", "int8") if delegate == "xnnpack" else ("fp16",)
+
+    def available(self):
+        ok, why = importable("executorch.exir")
+        if ok and self.delegate == "coreml":
+            ok, why = importable("executorch.backends.apple.coreml.partition")
+        return ok, why
+
+    def runtime_available(self):
+        if self.delegate == "coreml":
+            return False, (
+                "the Core ML delegate runs only in an ExecuTorch runtime built for iOS or macOS "
+                "(the Linux runtime has no CoreMLBackend)"
+            )
+        ok, why = importable("executorch.runtime")
+        if not ok:
+            return ok, why
+        from executorch.runtime import Runtime
+
+        if not Runtime.get().backend_registry.is_available("XnnpackBackend"):
+            return False, "this ExecuTorch runtime has no XnnpackBackend"
+        return True, ""
+
+    def toolchain_versions(self):
+        versions = {"torch": package_version("torch"), "executorch": package_version("executorch"), "torchao": package_version("torchao")}
+        if self.delegate == "coreml":
+            versions["coremltools"] = package_version("coremltools")
+        return versions
+
+    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration=None, progress=quiet):
+        from edge_sdk.backends.executorch.export import check_precision, export_graphs
+
+        check_precision(self.delegate, precision, self.precisions)
+        return export_graphs(
+            graphs,
+            precision,
+            recipe,
+            Path(out_dir),
+            delegate=self.delegate,
+            programs=programs or ProgramCache(graphs),
+            calibration=calibration,
+            progress=progress,
+        )
+
+    def open(self, bundle):
+        from edge_sdk.backends.executorch.runner import ExecuTorchRunner
+        from edge_sdk.bundle.errors import BackendUnavailableError
+
+        ok, why = self.runtime_available()
+        if not ok:
+            raise BackendUnavailableError(f"cannot run this {self.name} bundle here: {why}")
+        return ExecuTorchRunner(bundle)

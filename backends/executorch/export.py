@@ -1,0 +1,142 @@
+"""ExecuTorch export: each graph → `torch.export` → delegate rewrites → `to_edge_transform_and_lower` → `.pte`.
+
+- XNNPACK (`executorch`): fp32 graphs; int8 bundles have an int8 step (PT2E with the calibration recipe, see
+  `quantize.py`) and fp16 VAE graphs. The step's time projections are folded into a table first (exact;
+  see `_passes/fold_time_projections.py`).
+- Core ML delegate (`executorch-coreml`): the same fp32 graphs lowered to Core ML in fp16 for iOS/macOS. It
+  exports on Linux; only an Apple build of the runtime can run it.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
+from edge_sdk.backends.executorch._passes import make_delegable
+from edge_sdk.backends.executorch._passes.fold_time_projections import fold_time_projections
+from edge_sdk.backends.graphs import HalfPrecisionGraph
+from edge_sdk.bundle.errors import ExportError
+
+GRAPH_NAMES = ("encode", "step", "decode")
+SUFFIX = ".pte"
+
+
+def step_with_time_table(graphs) -> tuple[nn.Module, list[str]]:
+    """A copy of the step graph with its time projections folded (the deploy graphs are left untouched)."""
+    step = copy.deepcopy(graphs.step).eval()
+    return step, fold_time_projections(step)
+
+
+def delegation_summary(edge_program) -> dict:
+    """Delegated vs portable-kernel ops of a lowered program (ExecuTorch's own delegation report)."""
+    from executorch.devtools.backend_debug import get_delegation_info
+
+    info = get_delegation_info(edge_program.graph_module)
+    # getitem only unpacks a tuple (a delegate's or a multi-output op's results): not a kernel.
+    portable = {
+        op: breakdown.non_delegated
+        for op, breakdown in sorted(info.delegation_by_operator.items())
+        if breakdown.non_delegated and op != "getitem"
+    }
+    return {
+        "delegated_subgraphs": info.num_delegated_subgraphs,
+        "delegated_ops": info.num_delegated_nodes,
+        "portable_ops": sum(portable.values()),
+        "portable_by_op": portable,
+    }
+
+
+def partitioner_for(delegate: str, precision: str):
+    if delegate == "xnnpack":
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+        return XnnpackPartitioner()
+    import coremltools as ct
+    from executorch.backends.apple.coreml.compiler import CoreMLBackend
+    from executorch.backends.apple.coreml.partition import CoreMLPartitioner
+
+    specs = CoreMLBackend.generate_compile_specs(
+        minimum_deployment_target=ct.target.iOS18, compute_precision=ct.precision.FLOAT16
+    )
+    return CoreMLPartitioner(compile_specs=specs)
+
+
+def lower_to_file(program: torch.export.ExportedProgram, delegate: str, precision: str, path: Path) -> dict:
+    """Lower one exported program and write the `.pte`; returns its delegation summary."""
+    from executorch.exir import to_edge_transform_and_lower
+
+    if delegate == "xnnpack":
+        program = make_delegable(program)
+    edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for(delegate, precision)])
+    summary = delegation_summary(edge.exported_program())
+    executorch_program = edge.to_executorch()
+    with open(path, "wb") as handle:
+        executorch_program.write_to_file(handle)
+    return summary
+
+
+def export_graphs(
+    graphs,
+    precision: str,
+    recipe,
+    out_dir: Path,
+    *,
+    delegate: str,
+    programs: ProgramCache,
+    calibration,
+    progress: Progress,
+) -> ExportResult:
+    inputs = graphs.example_inputs()
+    exported: dict[str, torch.export.ExportedProgram] = {}
+    details: dict = {"delegate": delegate}
+    seconds: dict[str, float] = {}
+
+    start = time.perf_counter()
+    step, folded = step_with_time_table(graphs)
+    details["folded_time_projections"] = len(folded)
+    if precision == "int8":
+        from edge_sdk.backends.executorch.quantize import quantized_step_program
+
+        progress("step: quantizing with the recipe (PT2E, XNNPACK int8 configs)")
+        exported["step"], quantization = quantized_step_program(step, folded, recipe, inputs["step"], calibration)
+        details["quantization"] = quantization
+        graph_precisions = {"encode": "fp16", "step": "int8", "decode": "fp16"}
+        for name in ("encode", "decode"):
+            progress(f"{name}: exporting in fp16")
+            with torch.no_grad():
+                exported[name] = torch.export.export(HalfPrecisionGraph(getattr(graphs, name)), inputs[name])
+    else:
+        graph_precisions = {name: precision for name in GRAPH_NAMES}
+        progress("step: exporting (time projections folded into a table)")
+        with torch.no_grad():
+            exported["step"] = torch.export.export(step, inputs["step"])
+        for name in ("encode", "decode"):
+            progress(f"{name}: exporting")
+            exported[name] = programs.program(name)
+    seconds["torch_export"] = time.perf_counter() - start
+
+    files, delegation = {}, {}
+    for name in GRAPH_NAMES:
+        start = time.perf_counter()
+        progress(f"{name}: lowering to {delegate}")
+        files[name] = f"{name}{SUFFIX}"
+        delegation[name] = lower_to_file(exported.pop(name), delegate, precision, out_dir / files[name])
+        seconds[f"lower_{name}"] = time.perf_counter() - start
+        summary = delegation[name]
+        progress(
+            f"{name}: {summary['delegated_ops']} ops in {summary['delegated_subgraphs']} {delegate} subgraphs, "
+            f"{summary['portable_ops']} on portable kernels"
+        )
+    details["delegation"] = delegation
+    return ExportResult(files=files, graph_precisions=graph_precisions, details=details, seconds=seconds)
+
+
+def check_precision(delegate: str, precision: str, precisions: tuple) -> None:
+    if precision not in precisions:
+        raise ExportError(
+            f"the ExecuTorch {delegate} export supports precision {' or '.join(precisions)}, not {precision!r}"
+        )

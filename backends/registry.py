@@ -1,0 +1,26 @@
+"""Backend names → implementations, imported only when asked for (heavy toolchains load lazily)."""
+from __future__ import annotations
+
+import importlib
+
+from edge_sdk.bundle.errors import ExportError
+
+# name → (module, class, constructor keyword arguments)
+BACKENDS = {
+    "executorch": ("edge_sdk.backends.executorch", "ExecuTorchBackend", {}),
+    "executorch-coreml": ("edge_sdk.backends.executorch", "ExecuTorchBackend", {"delegate": "coreml"}),
+    "coreml": ("edge_sdk.backends.coreml", "CoreMLBackend", {}),
+    "tensorrt": ("edge_sdk.backends.tensorrt", "TensorRTBackend", {}),
+    "onnx": ("edge_sdk.backends.onnxruntime", "OnnxRuntimeBackend", {}),
+}
+
+
+def backend_names() -> list[str]:
+    return list(BACKENDS)
+
+
+def get_backend(name: str):
+    if name not in BACKENDS:
+        raise ExportError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")
+    module, cls, kwargs = BACKENDS[name]
+    return getattr(importlib.import_module(module), cls)(**kwargs)

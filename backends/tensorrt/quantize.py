@@ -1,0 +1,65 @@
+"""Explicit-quantization step graph for TensorRT with nvidia-modelopt, driven by the calibration recipe.
+
+ModelOpt swaps each Conv2d/Linear for its quantized module (weight and input TensorQuantizers). Only the
+recipe's int8 layers get enabled quantizers; weights are per output channel (axis 0), inputs per tensor.
+A forward pass on the example input lets ModelOpt collect weight ranges, then each input quantizer's
+amax is set from the recipe's activation range (symmetric: amax = max(|low|, |high|), zero point 0).
+Exported with the TorchScript exporter, the quantizers become QuantizeLinear/DequantizeLinear pairs.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from edge_sdk.bundle.errors import ExportError
+
+
+def int8_layers(recipe) -> dict[str, float]:
+    """{layer: input amax} for the recipe's int8 layers."""
+    layers = {}
+    for name, layer in recipe.layers.items():
+        if layer.precision == "int8":
+            low, high = layer.activation_range["input"]
+            layers[name] = max(abs(low), abs(high))
+    return layers
+
+
+def quant_config(layers) -> dict:
+    entries = [{"quantizer_name": "*", "enable": False}]
+    for name in layers:
+        entries.append({"quantizer_name": f"{name}.weight_quantizer", "cfg": {"num_bits": 8, "axis": 0}})
+        entries.append({"quantizer_name": f"{name}.input_quantizer", "cfg": {"num_bits": 8, "axis": None}})
+    return {"quant_cfg": entries, "algorithm": "max"}
+
+
+def modelopt_step(step: nn.Module, recipe, example_inputs: tuple, calibration=None):
+    """(the fake-quantized step graph, summary). `step` is modified in place (pass a copy)."""
+    import modelopt.torch.quantization as mtq
+
+    if recipe is None:
+        raise ExportError("int8 export needs a calibration recipe: pass --recipe recipe.json or --calibrate")
+    layers = int8_layers(recipe)
+    modules = dict(step.named_modules())
+    missing = sorted(set(layers) - set(modules))
+    if missing:
+        raise ExportError(f"the recipe's int8 layer {missing[0]} is not in the step graph: was it made for another model?")
+
+    def forward_loop(model):
+        with torch.no_grad():
+            for sample in calibration or [example_inputs]:
+                model(*sample)
+
+    quantized = mtq.quantize(step, quant_config(layers), forward_loop)
+    enabled = 0
+    modules = dict(quantized.named_modules())
+    for name, amax in layers.items():
+        quantizer = modules[name].input_quantizer
+        # The recipe's range, not the forward pass's: every backend quantizes to the same grid.
+        quantizer.amax = torch.tensor(amax, dtype=torch.float32)
+        enabled += int(quantizer.is_enabled)
+    return quantized.eval(), {
+        "tool": "nvidia-modelopt (mtq.quantize, int8 symmetric, per-channel weights), exported as Q/DQ",
+        "int8_layers": len(layers),
+        "enabled_input_quantizers": enabled,
+        "recipe_data_hash": recipe.data_hash,
+    }

@@ -1,0 +1,160 @@
+"""`moebius-edge export`, `verify`, `info` and `inpaint --bundle`: argument parsing and handlers (lazy imports)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from edge_sdk.errors import EdgeSDKError
+
+PRECISIONS = ("fp32", "fp16", "w8", "int8")
+
+
+def _stderr_progress():
+    start = time.perf_counter()
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - start:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def add_export_command(commands, add_model_arguments) -> None:
+    from edge_sdk.backends.registry import backend_names
+
+    p = commands.add_parser("export", help="export the model as a bundle for one backend (ExecuTorch, Core ML, TensorRT, ONNX Runtime)")
+    add_model_arguments(p)
+    p.add_argument("--backend", required=True, choices=backend_names())
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp32 (default), fp16, w8 (int8 weights) or int8")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--recipe", type=Path, help="int8 calibration recipe (JSON from `moebius-edge calibrate`)")
+    source.add_argument("--calibrate", action="store_true", help="int8: calibrate now on the bundled sample photos (the default without --recipe)")
+    p.add_argument("--steps", type=int, default=20, help="DDIM steps baked into the bundle (default 20)")
+    p.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
+    p.add_argument("--strength", type=float, default=1.0, help="1.0 starts from noise (default); 0.99 is the official value")
+    p.add_argument("-o", "--output", type=Path, required=True, help="bundle directory to create (must not exist)")
+    p.set_defaults(handler=cmd_export)
+
+
+def add_verify_command(commands) -> None:
+    p = commands.add_parser("verify", help="check a bundle's file hashes and, where its runtime exists here, its test vector")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--hashes-only", action="store_true", help="skip the test vector")
+    p.set_defaults(handler=cmd_verify)
+
+
+def add_info_command(commands, add_model_arguments) -> None:
+    p = commands.add_parser("info", help="describe a bundle (manifest, sizes, delegation) or, with --model, a model's graphs")
+    p.add_argument("bundle", type=Path, nargs="?", help="a bundle directory")
+    add_model_arguments(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_info)
+
+
+def add_bundle_option(inpaint) -> None:
+    inpaint.add_argument("--bundle", type=Path, help="run an exported bundle (its steps and guidance are baked in) instead of PyTorch")
+
+
+def _load_recipe(args, graphs):
+    if args.precision != "int8":
+        if args.recipe is not None or args.calibrate:
+            raise EdgeSDKError(f"--recipe and --calibrate are for --precision int8, not {args.precision}")
+        return None
+    if args.recipe is not None:
+        from edge_sdk.calibration.recipe import load_recipe
+
+        return load_recipe(args.recipe)
+    from edge_sdk.bundle.calibrate import calibrate_recipe
+
+    if not args.calibrate:
+        print("moebius-edge: note: no --recipe given: calibrating on the bundled sample photos", file=sys.stderr)
+    return calibrate_recipe(graphs, progress=_stderr_progress())
+
+
+def cmd_export(args) -> None:
+    from edge_sdk.backends import get_backend
+    from edge_sdk.bundle.errors import BackendUnavailableError, ExportError
+    from edge_sdk.bundle.manifest import model_description
+    from edge_sdk.cli import _check_sampling_arguments, _pipeline, _warn
+
+    _check_sampling_arguments(args)
+    backend = get_backend(args.backend)
+    ok, why = backend.available()
+    if not ok:
+        raise BackendUnavailableError(f"cannot export for {args.backend} here: {why}")
+    if args.precision not in backend.precisions:
+        raise ExportError(f"backend {args.backend} exports precision {', '.join(backend.precisions)}, not {args.precision}")
+    if not args.output.parent.is_dir():
+        raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
+    if args.output.exists():
+        raise EdgeSDKError(f"{args.output} already exists: bundles are written to a new directory")
+    pipe = _pipeline(args)
+    if pipe.notice:
+        _warn(pipe.notice)
+    import torch
+
+    from edge_sdk.bundle.export import export_bundle
+    from edge_sdk.deploy import DeployGraphs
+
+    progress = _stderr_progress()
+    progress(f"building the deploy graphs ({args.steps} steps, guidance {args.guidance}, strength {args.strength})")
+    with torch.no_grad():
+        graphs = DeployGraphs.build(pipe.denoiser, pipe.vae, steps=args.steps, strength=args.strength, guidance_scale=args.guidance)
+    recipe = _load_recipe(args, graphs)
+    model = model_description(
+        args.model or pipe.name, pipe.config, checkpoint=args.checkpoint, vae=str(args.vae) if args.vae else None,
+        random_weights=pipe.random_weights,
+    )
+    bundle = export_bundle(graphs, args.backend, args.precision, args.output, recipe=recipe, model=model, progress=progress)
+    from edge_sdk.bundle.info import describe_bundle
+
+    print(describe_bundle(bundle.path))
+
+
+def cmd_verify(args) -> None:
+    from edge_sdk.bundle.verify import verify_bundle
+
+    report = verify_bundle(args.bundle, run=not args.hashes_only)
+    print("\n".join(report.lines()))
+
+
+def cmd_info(args) -> None:
+    if args.bundle is not None:
+        if args.model or args.checkpoint or args.vae:
+            raise EdgeSDKError("pass either a bundle directory or --model/--checkpoint/--vae, not both")
+        from edge_sdk.bundle.info import describe_bundle
+
+        print(describe_bundle(args.bundle, as_json=args.json))
+        return
+    if not args.model and args.checkpoint is None:
+        raise EdgeSDKError("info needs a bundle directory or --model (a preset or config YAML)")
+    import json
+
+    from edge_sdk.deploy.report import describe_model, format_model_report
+
+    report = describe_model(args.model or "moebius-0.2b", args.checkpoint, vae=args.vae)
+    print(json.dumps(report, indent=2) if args.json else format_model_report(report))
+
+
+def inpaint_with_bundle(args) -> None:
+    from edge_sdk.bundle.host import load
+    from edge_sdk.cli import _warn
+    from edge_sdk.imaging import load_image, load_mask, save_image_atomic
+
+    if args.model or args.checkpoint or args.vae:
+        raise EdgeSDKError("--bundle already holds the model: drop --model/--checkpoint/--vae")
+    load_mask(args.mask, load_image(args.image).size)
+    if not args.output.parent.is_dir():
+        raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
+    bundle = load(args.bundle)
+    baked = {"--steps": (args.steps, len(bundle.timesteps)), "--guidance": (args.guidance, bundle.manifest.get("guidance_scale")), "--strength": (args.strength, bundle.manifest.get("strength"))}
+    defaults = {"--steps": 20, "--guidance": 2.5, "--strength": 1.0}
+    for flag, (asked, value) in baked.items():
+        if asked != defaults[flag] and asked != value:
+            raise EdgeSDKError(f"{flag} {asked} differs from the bundle's baked value {value}: export a bundle with it")
+    if bundle.notice:
+        _warn(bundle.notice)
+    result = bundle.inpaint(args.image, args.mask, seed=args.seed)
+    save_image_atomic(result, args.output)
+    print(f"wrote {args.output}")

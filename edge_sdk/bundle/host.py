@@ -1,0 +1,109 @@
+"""The host loop over a bundle's runner, and `load()`: what `edge_sdk.load(bundle_dir)` returns.
+
+The loop is the app-side loop of the deploy graphs: encode → start latent → step i = 0..n−1 → decode. The
+start latent for strength < 1 uses the manifest's `schedule.start_signal/start_noise`, the same fp32
+arithmetic as `DeployGraphs.start_latent`. Images of any size go through `inpaint_any_size`, the reference
+pipeline's crop/paste/empty-mask logic with the same seeded noise.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from edge_sdk.bundle.manifest import Bundle, read_bundle
+
+
+class BundleGraphs:
+    """The three graphs of a bundle, called like `DeployGraphs`' (an int step index is accepted too)."""
+
+    def __init__(self, runner, bundle: Bundle):
+        self.runner = runner
+        self.bundle = bundle
+        self.timesteps = bundle.timesteps
+        schedule = bundle.schedule
+        self.starts_from_noise = bool(schedule.get("starts_from_noise", float(bundle.manifest.get("strength", 1.0)) >= 1.0))
+        self.start_signal = float(schedule.get("start_signal", 0.0))
+        self.start_noise = float(schedule.get("start_noise", 1.0))
+
+    def encode(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self.runner.encode(image, mask))
+
+    def step(self, x, masked_latents, mask_latent, index) -> torch.Tensor:
+        index = torch.as_tensor(index, dtype=torch.int64).reshape(1)
+        return self.runner.step(x, masked_latents, mask_latent, index)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.runner.decode(latents)
+
+    def start_latent(self, noise: torch.Tensor, clean_latents: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.starts_from_noise:
+            return noise
+        if clean_latents is None:
+            raise ValueError("strength < 1 starts from the image: pass the clean_latents the encode graph returns")
+        return self.start_signal * clean_latents + self.start_noise * noise
+
+    @torch.no_grad()
+    def run(self, image: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """image [1,3,S,S] in [−1,1], mask [1,1,S,S] in {0,1}, noise [1,4,S/8,S/8] → image [1,3,S,S] in [0,1]."""
+        masked_latents, mask_latent, *clean = self.encode(image, mask)
+        x = self.start_latent(noise, *clean)
+        for i in range(len(self.timesteps)):
+            x = self.step(x, masked_latents, mask_latent, i)
+        return self.decode(x)
+
+
+class InpaintBundle:
+    """A loaded bundle: `.manifest`, and `.inpaint(image, mask, seed=0)` with the reference pipeline's behaviour."""
+
+    def __init__(self, bundle: Bundle, runner):
+        self.bundle = bundle
+        self.graphs = BundleGraphs(runner, bundle)
+
+    @property
+    def manifest(self) -> dict:
+        return self.bundle.manifest
+
+    @property
+    def path(self) -> Path:
+        return self.bundle.path
+
+    @property
+    def image_size(self) -> int:
+        return self.bundle.image_size
+
+    @property
+    def timesteps(self) -> list[int]:
+        return self.bundle.timesteps
+
+    @property
+    def notice(self) -> Optional[str]:
+        source = self.manifest.get("model_source") or {}
+        if source.get("random_weights"):
+            from edge_sdk.presets import RANDOM_WEIGHTS_NOTICE
+
+            return RANDOM_WEIGHTS_NOTICE.format(name=self.manifest.get("model", "custom"))
+        return None
+
+    def inpaint(self, image, mask, seed: int = 0):
+        """Fill the white area of `mask` in `image` (paths, PIL images or arrays); returns a PIL image."""
+        from edge_sdk.inpainting import inpaint_any_size
+
+        return inpaint_any_size(self.graphs.run, image, mask, model_size=self.image_size, seed=seed)
+
+    def __repr__(self) -> str:
+        return f"InpaintBundle({str(self.path)!r}, backend={self.bundle.backend!r}, precision={self.bundle.precision!r})"
+
+
+def load(bundle_dir) -> InpaintBundle:
+    """Open a bundle directory: every file's hash is checked, then the backend's runtime loads the graphs.
+
+    Raises BundleError for a missing, changed or unknown bundle and BackendUnavailableError when this
+    machine has no runtime for its backend (a Core ML bundle on Linux, say).
+    """
+    from edge_sdk.backends import get_backend
+
+    bundle = read_bundle(bundle_dir)
+    runner = get_backend(bundle.backend).open(bundle)
+    return InpaintBundle(bundle, runner)
