@@ -125,6 +125,50 @@ def _add_bundle_commands(commands, inpaint) -> None:
     add_info_command(commands, _add_model_arguments)
 
 
+def _add_bench_command(commands) -> None:
+    bench = commands.add_parser(
+        "bench", help="per-step latency, memory, size and PSNR of bundles against PyTorch eager fp32 (bench.json/.md/.png)"
+    )
+    bench.add_argument("bundles", type=Path, nargs="+", metavar="BUNDLE", help="bundle folders of one model")
+    bench.add_argument("--steps", type=int, default=10, help="timed denoising steps per bundle (default 10)")
+    bench.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
+    bench.add_argument("--threads", type=int, help="threads for PyTorch and ExecuTorch (default: the runtimes' own)")
+    bench.add_argument("--samples", type=int, default=3, help="bundled samples for the PSNR columns (default 3; 0 skips)")
+    bench.add_argument("--gpu-reference", type=Path, help="JSON written by benchmarks/gpu_reference.py")
+    bench.add_argument("--checkpoint", type=Path, help="the weights the bundles came from, when not a preset")
+    bench.add_argument("--vae", type=Path, help="the VAE folder that goes with --checkpoint")
+    bench.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-memory child processes")
+    bench.add_argument("--out", type=Path, required=True, help="folder for bench.json, bench.md and bench.png")
+    bench.set_defaults(handler=cmd_bench)
+
+
+def cmd_bench(args) -> None:
+    from edge_sdk.bench.runner import OUTPUTS, run_bench
+
+    run_bench(
+        args.bundles, args.out, steps=args.steps, warmup=args.warmup, threads=args.threads, samples=args.samples,
+        gpu_reference=args.gpu_reference, checkpoint=args.checkpoint, vae=args.vae, measure_memory=args.memory,
+        progress=sys.stderr.isatty(),
+    )
+    print(f"wrote {', '.join(str(args.out / name) for name in OUTPUTS)}")
+
+
+def _add_bundle_commands(commands, inpaint) -> None:
+    from edge_sdk.bundle.cli import add_bundle_option, add_export_command, add_info_command, add_verify_command
+
+    add_bundle_option(inpaint)
+    add_export_command(commands, _add_model_arguments)
+    add_verify_command(commands)
+    add_info_command(commands, _add_model_arguments)
+
+
+def _add_calibration_commands(commands) -> None:
+    from edge_sdk.calibration.cli import add_calibrate_command, add_masks_command
+
+    add_calibrate_command(commands, _add_model_arguments, _pipeline)
+    add_masks_command(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from edge_sdk import __version__
 
@@ -147,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
     _add_train_commands(commands)
     _add_conformance_command(commands)
+    _add_bench_command(commands)
     _add_bundle_commands(commands, inpaint)
     return parser
 
