@@ -116,15 +116,6 @@ def cmd_conformance(args) -> None:
     print(f"wrote {write_conformance_vectors(args.bundle, sample=args.sample, seed=args.seed)}")
 
 
-def _add_bundle_commands(commands, inpaint) -> None:
-    from edge_sdk.bundle.cli import add_bundle_option, add_export_command, add_info_command, add_verify_command
-
-    add_bundle_option(inpaint)
-    add_export_command(commands, _add_model_arguments)
-    add_verify_command(commands)
-    add_info_command(commands, _add_model_arguments)
-
-
 def _add_bench_command(commands) -> None:
     bench = commands.add_parser(
         "bench", help="per-step latency, memory, size and PSNR of bundles against PyTorch eager fp32 (bench.json/.md/.png)"
@@ -160,13 +151,6 @@ def _add_bundle_commands(commands, inpaint) -> None:
     add_export_command(commands, _add_model_arguments)
     add_verify_command(commands)
     add_info_command(commands, _add_model_arguments)
-
-
-def _add_calibration_commands(commands) -> None:
-    from edge_sdk.calibration.cli import add_calibrate_command, add_masks_command
-
-    add_calibrate_command(commands, _add_model_arguments, _pipeline)
-    add_masks_command(commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
