@@ -153,6 +153,13 @@ def _add_bundle_commands(commands, inpaint) -> None:
     add_info_command(commands, _add_model_arguments)
 
 
+def _add_calibration_commands(commands) -> None:
+    from edge_sdk.calibration.cli import add_calibrate_command, add_masks_command
+
+    add_calibrate_command(commands, _add_model_arguments, _pipeline)
+    add_masks_command(commands)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from edge_sdk import __version__
 
@@ -177,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_conformance_command(commands)
     _add_bench_command(commands)
     _add_bundle_commands(commands, inpaint)
+    _add_calibration_commands(commands)
     return parser
 
 
