@@ -1,0 +1,21 @@
+"""The decode graph: final latent [B,4,64,64] (scaled) → image [B,3,512,512] in [0,1]."""
+from __future__ import annotations
+
+import torch
+from diffusers import AutoencoderKL
+from torch import nn
+
+
+class DecodeGraph(nn.Module):
+    def __init__(self, vae: AutoencoderKL):
+        super().__init__()
+        # The VAE's own decoder modules, exported as they are (shared with `vae`, not copied).
+        self.post_quant_conv = vae.post_quant_conv
+        self.decoder = vae.decoder
+        self.scaling_factor = float(vae.config.scaling_factor)
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        z = latents / self.scaling_factor
+        if self.post_quant_conv is not None:
+            z = self.post_quant_conv(z)
+        return ((self.decoder(z) + 1) / 2).clamp(0, 1)

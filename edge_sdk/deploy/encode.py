@@ -1,0 +1,38 @@
+"""The encode graph: image and mask → the latents the step graph conditions on.
+
+forward(image [B,3,512,512] in [−1,1], mask [B,1,512,512] float {0,1}, 1 = hole) →
+(masked_latents [B,4,64,64], mask_latent [B,1,64,64]) and, when the run starts from the image
+(strength < 1), clean_latents [B,4,64,64] too. Latents are scaled by the VAE factor.
+Deterministic: the posterior mean, where the official pipeline draws `.sample()`.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKL
+from torch import nn
+
+
+class EncodeGraph(nn.Module):
+    def __init__(self, vae: AutoencoderKL, with_clean_latents: bool):
+        super().__init__()
+        # The VAE's own encoder modules, exported as they are (shared with `vae`, not copied).
+        self.encoder = vae.encoder
+        self.quant_conv = vae.quant_conv
+        self.scaling_factor = float(vae.config.scaling_factor)
+        self.latent_channels = int(vae.config.latent_channels)
+        self.with_clean_latents = with_clean_latents
+
+    def posterior_mean(self, image: torch.Tensor) -> torch.Tensor:
+        moments = self.encoder(image)
+        if self.quant_conv is not None:
+            moments = self.quant_conv(moments)
+        return moments[:, : self.latent_channels] * self.scaling_factor
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor):
+        masked_latents = self.posterior_mean(image * (1 - mask))
+        # Nearest picks the top-left pixel of every 8×8 cell, as the official pipeline does.
+        mask_latent = F.interpolate(mask, size=masked_latents.shape[-2:], mode="nearest")
+        if not self.with_clean_latents:
+            return masked_latents, mask_latent
+        return masked_latents, mask_latent, self.posterior_mean(image)

@@ -1,0 +1,23 @@
+"""FLOPs of a graph, counted by torch's FlopCounterMode (2 per multiply-accumulate; conv/matmul only).
+
+This is the spec's counting (§7): norms, softmax and elementwise ops are not counted. The module runs
+on fake tensors (shapes only), so counting even the 0.2B graphs costs no compute and no memory.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def count_flops(module: nn.Module, inputs: tuple) -> dict:
+    """{'total': int, 'by_op': {op name: int}} for one call of `module(*inputs)`."""
+    counter = FlopCounterMode(display=False)
+    # Real or meta weights are read as fake tensors of the same shape: nothing is computed.
+    with FakeTensorMode(allow_non_fake_inputs=True) as fake_mode:
+        fake_inputs = tuple(fake_mode.from_tensor(x) if isinstance(x, torch.Tensor) else x for x in inputs)
+        with torch.no_grad(), counter:
+            module(*fake_inputs)
+    by_op = {str(op): int(n) for op, n in counter.get_flop_counts().get("Global", {}).items()}
+    return {"total": int(counter.get_total_flops()), "by_op": by_op}

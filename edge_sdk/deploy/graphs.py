@@ -1,0 +1,148 @@
+"""`DeployGraphs`: the three graphs every backend and binding consumes, and the schedule they bake in.
+
+    graphs = DeployGraphs.build(denoiser, vae, steps=20, strength=1.0, guidance_scale=2.5, optimize=True)
+    masked_latents, mask_latent, *clean = graphs.encode(image, mask)
+    x = graphs.start_latent(noise, *clean)
+    for i in range(len(graphs.timesteps)):
+        x = graphs.step(x, masked_latents, mask_latent, torch.tensor([i]))
+    image = graphs.decode(x)
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Optional
+
+import torch
+from torch import nn
+
+from edge_sdk.config import MoebiusConfig
+from edge_sdk.deploy.decode import DecodeGraph
+from edge_sdk.deploy.encode import EncodeGraph
+from edge_sdk.deploy.schedule import DDIMSchedule, ddim_schedule
+from edge_sdk.deploy.step import StepGraph, build_step
+from edge_sdk.model import MoebiusDenoiser
+from edge_sdk.vae import resolve_vae
+
+GRAPH_NAMES = ("encode", "step", "decode")
+EXAMPLE_SEED = 0
+
+
+@dataclasses.dataclass
+class DeployGraphs:
+    encode: EncodeGraph
+    step: StepGraph
+    decode: DecodeGraph
+    schedule: DDIMSchedule
+    guidance_scale: float
+    optimized: bool
+    config: MoebiusConfig
+
+    @classmethod
+    def build(
+        cls,
+        denoiser: MoebiusDenoiser,
+        vae,
+        *,
+        steps: int = 20,
+        strength: float = 1.0,
+        guidance_scale: float = 2.5,
+        optimize: bool = True,
+    ) -> "DeployGraphs":
+        """Build the graphs; `vae` is an AutoencoderKL, a VAE folder or a preset name ('tiny', 'pixelhacker').
+
+        The denoiser and VAE are not modified: with `optimize` the step graph holds a rewritten copy,
+        otherwise it and the VAE graphs share their modules.
+        """
+        vae = resolve_vae(vae)
+        schedule = ddim_schedule(steps, strength)
+        return cls(
+            encode=EncodeGraph(vae, with_clean_latents=not schedule.starts_from_noise).eval(),
+            step=build_step(denoiser.eval(), schedule, guidance_scale, optimize=optimize),
+            decode=DecodeGraph(vae).eval(),
+            schedule=schedule,
+            guidance_scale=float(guidance_scale),
+            optimized=optimize,
+            config=denoiser.config,
+        )
+
+    @property
+    def timesteps(self) -> list[int]:
+        return list(self.schedule.timesteps)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, name) for name in GRAPH_NAMES}
+
+    def metadata(self) -> dict:
+        """What an app needs beside the three graphs: the baked schedule, guidance and tensor shapes."""
+        side, latent = self.config.image_size, self.config.sample_size
+        return {
+            **self.schedule.to_dict(),
+            "guidance_scale": self.guidance_scale,
+            "optimized": self.optimized,
+            "image_shape": [1, 3, side, side],
+            "mask_shape": [1, 1, side, side],
+            "latent_shape": [1, 4, latent, latent],
+            "mask_latent_shape": [1, 1, latent, latent],
+            "encode_outputs": ["masked_latents", "mask_latent"] + ([] if self.schedule.starts_from_noise else ["clean_latents"]),
+        }
+
+    def start_latent(self, noise: torch.Tensor, clean_latents: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The first x: the noise itself at strength ≥ 1, else add_noise(clean, noise, timesteps[0])."""
+        if self.schedule.starts_from_noise:
+            return noise
+        if clean_latents is None:
+            raise ValueError("strength < 1 starts from the image: pass the clean_latents the encode graph returns")
+        return self.schedule.start_signal * clean_latents + self.schedule.start_noise * noise
+
+    @torch.no_grad()
+    def denoise(self, x, masked_latents, mask_latent) -> torch.Tensor:
+        """The app-side loop: every baked step, in order."""
+        for i in range(len(self.schedule.timesteps)):
+            index = torch.tensor([i], dtype=torch.int64, device=x.device)
+            x = self.step(x, masked_latents, mask_latent, index)
+        return x
+
+    @torch.no_grad()
+    def run(self, image: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """image [1,3,512,512] in [−1,1], mask [1,1,512,512] in {0,1}, noise [1,4,64,64] → image in [0,1]."""
+        masked_latents, mask_latent, *clean = self.encode(image, mask)
+        x = self.start_latent(noise, *clean)
+        x = self.denoise(x, masked_latents, mask_latent)
+        return self.decode(x.to(next(self.decode.parameters()).dtype))
+
+    def example_inputs(self, batch: int = 1) -> dict[str, tuple]:
+        """Inputs of the deployed shapes for each graph (seeded, on the graphs' device)."""
+        side, latent = self.config.image_size, self.config.sample_size
+        vae_param = next(self.encode.parameters())
+        device, vae_dtype = vae_param.device, vae_param.dtype
+        generator = torch.Generator().manual_seed(EXAMPLE_SEED)
+
+        def randn(*shape, dtype=torch.float32):
+            return torch.randn(*shape, generator=generator).to(device=device, dtype=dtype)
+
+        image = (torch.rand(batch, 3, side, side, generator=generator) * 2 - 1).to(device=device, dtype=vae_dtype)
+        mask = (torch.rand(batch, 1, side, side, generator=generator) > 0.5).to(device=device, dtype=vae_dtype)
+        mask_latent = (torch.rand(batch, 1, latent, latent, generator=generator) > 0.5).to(device=device)
+        step = (
+            randn(batch, 4, latent, latent),
+            randn(batch, 4, latent, latent),
+            mask_latent.to(torch.float32),
+            torch.tensor([0], dtype=torch.int64, device=device),
+        )
+        return {"encode": (image, mask), "step": step, "decode": (randn(batch, 4, latent, latent, dtype=vae_dtype),)}
+
+    def export(self, names=GRAPH_NAMES, strict: bool = True, timings: Optional[dict] = None) -> dict:
+        """`torch.export.export` of each graph with static shapes: {name: ExportedProgram}.
+
+        `strict=True` traces with TorchDynamo, which refuses graph breaks instead of working around them.
+        """
+        inputs = self.example_inputs()
+        programs = {}
+        for name in names:
+            start = time.perf_counter()
+            with torch.no_grad():
+                programs[name] = torch.export.export(getattr(self, name), inputs[name], strict=strict)
+            if timings is not None:
+                timings[name] = time.perf_counter() - start
+        return programs

@@ -1,0 +1,41 @@
+"""Graph-rewrite passes for deployment, one per module, each exact up to float rounding.
+
+They work on `nn.Module` trees (swapping submodules), so the rewritten denoiser stays readable and
+exports with `torch.export`. `optimize_step_denoiser` applies them all to a copy.
+"""
+from __future__ import annotations
+
+import copy
+
+from torch import nn
+
+from edge_sdk.deploy.passes.fold_batch_norm import fold_batch_norm
+from edge_sdk.deploy.passes.fold_interactive_lambda_context import fold_interactive_lambda_context
+from edge_sdk.deploy.passes.fold_timestep_embedding import fold_timestep_embedding
+from edge_sdk.deploy.passes.local_lambda_conv3d_to_conv2d import local_lambda_conv3d_to_conv2d
+
+# Order does not matter for the result; the context fold first lets BatchNorm1d go with to_v.
+PASSES = (
+    fold_interactive_lambda_context,
+    fold_timestep_embedding,
+    local_lambda_conv3d_to_conv2d,
+    fold_batch_norm,
+)
+
+
+def optimize_step_denoiser(step_denoiser: nn.Module) -> nn.Module:
+    """A rewritten copy of a `StepDenoiser`; the original (and the denoiser it shares modules with) is untouched."""
+    optimized = copy.deepcopy(step_denoiser)
+    for rewrite in PASSES:
+        optimized = rewrite(optimized)
+    return optimized.eval()
+
+
+__all__ = [
+    "PASSES",
+    "optimize_step_denoiser",
+    "fold_batch_norm",
+    "fold_interactive_lambda_context",
+    "fold_timestep_embedding",
+    "local_lambda_conv3d_to_conv2d",
+]

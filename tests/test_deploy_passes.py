@@ -1,0 +1,121 @@
+"""Each deployment rewrite is exact: float64, module by module, on the tiny reference checkpoint.
+
+The checkpoint has randomised BatchNorm statistics and position tables, so every fold is exercised.
+Whole-model agreement of all passes together is checked against the golden trajectory in
+test_deploy_graphs.py (in fp32, as deployed).
+"""
+import copy
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from edge_sdk.deploy.passes import (
+    fold_batch_norm,
+    fold_interactive_lambda_context,
+    fold_timestep_embedding,
+    local_lambda_conv3d_to_conv2d,
+    optimize_step_denoiser,
+)
+from edge_sdk.deploy.passes.fold_interactive_lambda_context import FoldedInteractiveLambda
+from edge_sdk.deploy.passes.fold_timestep_embedding import TimestepEmbeddingTable
+from edge_sdk.deploy.passes.local_lambda_conv3d_to_conv2d import LocalLambdaConv2d
+from edge_sdk.deploy.schedule import ddim_schedule
+from edge_sdk.deploy.step_denoiser import StepDenoiser
+from edge_sdk.model import DepthwiseSeparableConv, InteractiveLambda, LocalLambda, cfg_input_ids
+
+EXACT = 1e-12  # float64
+
+
+def rel(a, b):
+    return float((a - b).norm() / b.norm())
+
+
+def random_map(channels, side, seed):
+    return torch.randn(2, channels, side, side, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def step64(tiny_reference_denoiser):
+    denoiser = copy.deepcopy(tiny_reference_denoiser).double()
+    return StepDenoiser(denoiser, torch.tensor(ddim_schedule(20, 0.99).timesteps)).eval()
+
+
+def modules_of(module, kind):
+    return {name: m for name, m in module.named_modules() if type(m) is kind}
+
+
+def test_fold_batch_norm_is_exact(step64):
+    folded = fold_batch_norm(copy.deepcopy(step64))
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in folded.modules())
+    checked = 0
+    with torch.no_grad():
+        for kind in (DepthwiseSeparableConv, LocalLambda):
+            after = modules_of(folded, kind)
+            for name, before in modules_of(step64, kind).items():
+                channels = before.conv_dw.in_channels if kind is DepthwiseSeparableConv else before.to_q.in_channels
+                x = random_map(channels, 12, checked)
+                assert rel(after[name](x), before(x)) < EXACT, name
+                checked += 1
+        context = step64.context()
+        after = modules_of(folded, InteractiveLambda)
+        for name, before in modules_of(step64, InteractiveLambda).items():
+            x = random_map(before.to_q.in_channels, math.isqrt(before.rel_pos_emb.shape[0]), checked)
+            assert rel(after[name](x, context), before(x, context)) < EXACT, name
+            checked += 1
+    assert checked == 32 + 15 + 15  # every DWSep, Local-λ and Interactive-λ of the model
+
+
+def test_fold_interactive_lambda_context_is_exact(step64):
+    context = step64.context()
+    assert context.shape[0] == 2  # the CFG batch, built from cfg_input_ids
+    assert torch.equal(step64.context.input_ids, cfg_input_ids())
+    folded = fold_interactive_lambda_context(copy.deepcopy(step64))
+    assert folded.context is None
+    after = modules_of(folded, FoldedInteractiveLambda)
+    assert len(after) == 15 and not modules_of(folded, InteractiveLambda)
+    with torch.no_grad():
+        for j, (name, before) in enumerate(modules_of(step64, InteractiveLambda).items()):
+            x = random_map(before.to_q.in_channels, math.isqrt(before.rel_pos_emb.shape[0]), j)
+            assert rel(after[name](x), before(x, context)) < EXACT, name
+    # Tiny's dv is 4, 8, 16: both ways of folding the content lambda are exercised.
+    assert {m.content_via_tokens for m in after.values()} == {True, False}
+
+
+def test_local_lambda_conv3d_to_conv2d_is_exact(step64):
+    rewritten = local_lambda_conv3d_to_conv2d(copy.deepcopy(step64))
+    after = modules_of(rewritten, LocalLambdaConv2d)
+    assert len(after) == 15 and not any(isinstance(m, nn.Conv3d) for m in rewritten.modules())
+    with torch.no_grad():
+        for j, (name, before) in enumerate(modules_of(step64, LocalLambda).items()):
+            x = random_map(before.to_q.in_channels, 20, j)
+            assert rel(after[name](x), before(x)) < EXACT, name
+
+
+def test_fold_timestep_embedding_is_exact(step64):
+    rewritten = fold_timestep_embedding(copy.deepcopy(step64))
+    assert isinstance(rewritten.time, TimestepEmbeddingTable)
+    assert rewritten.time.table.shape == (19, step64.time.time_embedding.linear_2.out_features)
+    with torch.no_grad():
+        for i in range(19):
+            index = torch.tensor([i])
+            assert torch.equal(rewritten.time(index), step64.time(index))
+
+
+def test_optimize_rewrites_a_copy(step64):
+    before = {k: v.clone() for k, v in step64.state_dict().items()}
+    optimized = optimize_step_denoiser(step64)
+    kinds = {type(m) for m in optimized.modules()}
+    assert not kinds & {LocalLambda, InteractiveLambda, nn.Conv3d, nn.Embedding, nn.BatchNorm1d, nn.BatchNorm2d}
+    after = step64.state_dict()
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    # Running a pass again changes nothing.
+    again = fold_batch_norm(local_lambda_conv3d_to_conv2d(fold_timestep_embedding(fold_interactive_lambda_context(optimized))))
+    assert [type(m) for m in again.modules()] == [type(m) for m in optimized.modules()]
+
+
+def test_fold_batch_norm_refuses_an_unknown_pattern():
+    module = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)).eval()
+    with pytest.raises(ValueError, match="no fold pattern"):
+        fold_batch_norm(module)
