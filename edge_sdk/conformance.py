@@ -51,12 +51,17 @@ class ConformanceError(EdgeSDKError):
     pass
 
 
-def _sample(name: str, side: int) -> tuple[Image.Image, np.ndarray]:
-    """The bundled sample photo and hole, centre-cropped and resized to the model's square if needed."""
+def _sample_paths(name: str) -> tuple[Path, Path]:
     image_path, mask_path = SAMPLES_DIR / f"{name}.jpg", SAMPLES_DIR / f"{name}_mask.png"
     if not image_path.is_file() or not mask_path.is_file():
         available = sorted(p.stem for p in SAMPLES_DIR.glob("*.jpg"))
         raise ConformanceError(f"no bundled sample {name!r}: use one of {', '.join(available)}")
+    return image_path, mask_path
+
+
+def _sample(name: str, side: int) -> tuple[Image.Image, np.ndarray]:
+    """The bundled sample photo and hole, centre-cropped and resized to the model's square if needed."""
+    image_path, mask_path = _sample_paths(name)
     image = load_image(image_path)
     hole = load_mask(mask_path, image.size)
     if image.size != (side, side):
@@ -99,6 +104,7 @@ def write_conformance_vectors(
     bundle_dir = Path(bundle_dir)
     if not (bundle_dir / "manifest.json").is_file():
         raise ConformanceError(f"not a bundle folder (no manifest.json): {bundle_dir}")
+    _sample_paths(sample)  # a wrong name fails before the (slow) bundle load
     bundle = edge_sdk.load(bundle_dir)
     graphs = bundle.graphs
     side, steps = bundle.image_size, len(bundle.timesteps)
