@@ -1,40 +1,17 @@
-"""Tiny bundles with conformance vectors for the bindings' tests, exported once and cached under build/.
+"""Tiny bundles with conformance vectors for the bindings' tests.
 
-A bundle is exported with the real command line (`moebius-edge export`, then `moebius-edge conformance`), into
-build/test-bundles/<backend>-<precision>-<digest>, where the digest covers the exporting code: a code change
-exports again, an unchanged tree reuses the folder (export takes minutes on 2 cores).
+The bundles are the ones the backend tests export (tests/backend_bundles.py: once per session and code version,
+cached under build/test-bundles), so the bindings add no export of their own; `moebius-edge conformance`
+writes their conformance/ folder once.
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-CACHE = REPO / "build" / "test-bundles"
-STEPS = 4  # enough to exercise the loop; 20 would only make every replay 5x slower
-SOURCES = ("edge_sdk", "backends", "calibration")
-
-
-def _source_digest() -> str:
-    digest = hashlib.sha256()
-    for root in SOURCES:
-        for path in sorted((REPO / root).rglob("*.py")):
-            digest.update(str(path.relative_to(REPO)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def _run(args: list[str], what: str) -> None:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    result = subprocess.run([sys.executable, "-m", "edge_sdk.cli", *args], capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise RuntimeError(f"{what} failed ({result.returncode}):\n{result.stderr[-3000:]}")
 
 
 def _skip_unless_exportable(backend: str, precision: str) -> None:
@@ -64,21 +41,20 @@ def _skip_unless_exportable(backend: str, precision: str) -> None:
 
 
 def tiny_bundle(backend: str, precision: str) -> Path:
-    """The cached tiny bundle for backend/precision, with conformance/; skips when this tree cannot export it."""
+    """The session's shared tiny bundle (tests/backend_bundles.py) with conformance/ written into it once."""
     _skip_unless_exportable(backend, precision)
-    folder = CACHE / f"{backend}-{precision}-{_source_digest()}"
-    if (folder / "conformance" / "vectors.json").is_file():
-        return folder
-    staging = folder.with_name(folder.name + ".part")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    _run(
-        ["export", "--model", "tiny", "--backend", backend, "--precision", precision, "--steps", str(STEPS), "-o", str(staging)],
-        f"export of a tiny {backend} {precision} bundle",
-    )
-    _run(["conformance", str(staging)], f"conformance vectors of the {backend} {precision} bundle")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(staging, folder)
+    from backend_bundles import tiny_bundles
+
+    from edge_sdk.cli import main
+
+    try:
+        folder = tiny_bundles().bundle(backend, precision)
+    except Exception as error:  # an export that crashes fails the tests of this bundle, with the reason
+        raise RuntimeError(f"export of a tiny {backend} {precision} bundle failed: {error.__class__.__name__}: {error}") from error
+    if not (folder / "conformance" / "vectors.json").is_file():
+        # The command line's own entry point, in-process (a subprocess would import torch again).
+        if main(["conformance", str(folder)]) != 0:
+            raise RuntimeError(f"moebius-edge conformance {folder} failed (its error is printed above)")
     return folder
 
 
