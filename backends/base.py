@@ -93,19 +93,35 @@ class Backend(abc.ABC):
 
 
 class ProgramCache:
-    """`torch.export` of each fp32 deploy graph, done once and shared by every backend that starts from it."""
+    """Work on the deploy graphs that several exports start from, done once per graphs object: the
+    `torch.export` of each fp32 graph and of the fp16 VAE graphs, and (through `memo`) converted files that
+    two precisions of one backend share (an fp32 ONNX graph, an fp16 Core ML package)."""
 
     def __init__(self, graphs):
         self.graphs = graphs
-        self._programs: dict[str, torch.export.ExportedProgram] = {}
+        self._memo: dict = {}
         self.seconds: dict[str, float] = {}
 
-    def program(self, name: str) -> torch.export.ExportedProgram:
-        if name not in self._programs:
+    def memo(self, key, build: Callable):
+        if key not in self._memo:
             start = time.perf_counter()
-            self._programs[name] = self.graphs.export(names=(name,))[name]
-            self.seconds[name] = time.perf_counter() - start
-        return self._programs[name]
+            self._memo[key] = build()
+            self.seconds[str(key)] = time.perf_counter() - start
+        return self._memo[key]
+
+    def program(self, name: str) -> torch.export.ExportedProgram:
+        """The fp32 graph `name`, exported with static shapes."""
+        return self.memo(("fp32", name), lambda: self.graphs.export(names=(name,))[name])
+
+    def half_program(self, name: str) -> torch.export.ExportedProgram:
+        """The VAE graph `name` ("encode" or "decode") in fp16 behind fp32 inputs and outputs."""
+        from edge_sdk.backends.graphs import HalfPrecisionGraph
+
+        def export():
+            with torch.no_grad():
+                return torch.export.export(HalfPrecisionGraph(getattr(self.graphs, name)), self.graphs.example_inputs()[name])
+
+        return self.memo(("fp16", name), export)
 
 
 def package_version(distribution: str) -> str:

@@ -16,10 +16,11 @@ class HalfPrecisionGraph(nn.Module):
 
     def __init__(self, graph: nn.Module, convert: bool = True):
         super().__init__()
-        self.graph = (copy.deepcopy(graph).half() if convert else graph).eval()
+        # Not `graph`: a GraphModule made from this module has its own `graph` attribute.
+        self.wrapped = (copy.deepcopy(graph).half() if convert else graph).eval()
 
     def forward(self, *inputs):
-        outputs = self.graph(*(x.half() if x.is_floating_point() else x for x in inputs))
+        outputs = self.wrapped(*(x.half() if x.is_floating_point() else x for x in inputs))
         if isinstance(outputs, tuple):
             return tuple(y.float() for y in outputs)
         return outputs.float()

@@ -1,1 +1,17 @@
-"""Calibration helpers for Moebius Edge: reproducible inputs for measuring exported models."""
+"""int8 calibration of the Moebius step graph (installed as `edge_sdk.calibration`).
+
+The calibration package owns the data, the policy and the evidence; the backends own the graph rewriting,
+each through its toolchain's own quantizer, driven by the recipe this package writes.
+
+- `masks`: seeded LaMa-style masks (strokes, boxes, blobs) binned by hole ratio.
+- `dataset`: step-graph inputs recorded along real fp32 sampling trajectories, cached by content hash.
+- `policy`: which layers may go to int8, which stay out by default, and why.
+- `observers`: how an activation range is chosen (min–max, percentile, MSE).
+- `pt2e`: a recipe applied to the step graph with torchao PT2E and XNNPACK's configs (`quantize_step_graph`).
+- `fake_quant`: the step graph with per-layer switchable quantizers, for the search.
+- `sensitivity`: per-layer sensitivity and the mixed-precision choice that meets a PSNR target.
+- `drift`: per-step and final-image error of a step graph against the fp32 trajectories.
+- `recipe`: the backend-neutral JSON recipe (load, validate, save).
+- `report`: report.json, report.md, grid.png, drift.png.
+- `calibrate`: all of the above in order (the `moebius-edge calibrate` command).
+"""

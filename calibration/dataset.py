@@ -160,6 +160,7 @@ class CalibrationSet:
     trajectories: torch.Tensor  # [E, steps run + 1, 4, h, w]
     retained: tuple[int, ...]
     folder: Optional[Path] = None
+    _references: dict = dataclasses.field(default_factory=dict, repr=False)  # decoded fp32 finals, in memory
 
     @property
     def entries(self) -> int:
@@ -196,13 +197,17 @@ class CalibrationSet:
         """The fp32 pipeline's final image for an entry (decoded once, then cached beside the set)."""
         if not self.complete:
             raise ValueError("this set stops before the last step: it has no final images")
+        if entry in self._references:
+            return self._references[entry]
         path = self.folder / _REFERENCE.format(index=entry) if self.folder is not None else None
         if path is not None and path.is_file():
-            return load_file(str(path))["image"]
-        with torch.no_grad():
-            image = decode(self.trajectories[entry, -1][None]).float().contiguous()
-        if path is not None:
-            write_atomic(path, lambda temporary: save_file({"image": image}, str(temporary)))
+            image = load_file(str(path))["image"]
+        else:
+            with torch.no_grad():
+                image = decode(self.trajectories[entry, -1][None]).float().contiguous()
+            if path is not None:
+                write_atomic(path, lambda temporary: save_file({"image": image}, str(temporary)))
+        self._references[entry] = image
         return image
 
     # --- storage -----------------------------------------------------------------------------------

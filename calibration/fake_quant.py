@@ -157,6 +157,9 @@ class SwitchableQuantGraph(nn.Module):
             if (layer, "output") in pairs and output_q is None:
                 output_q = target
         users = list(op.users)
+        # Through the half round trip inserted after the op.
+        while len(users) == 1 and users[0].op == "call_module" and isinstance(gm.get_submodule(users[0].target), HalfRoundTrip):
+            users = list(users[0].users)
         relu = len(users) == 1 and users[0].op == "call_function" and users[0].target in pt2e.RELU_OPS
         return LayerParts(op, input_q, weight_q, output_q, relu)
 

@@ -17,18 +17,10 @@ from pathlib import Path
 import torch
 
 from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
-from edge_sdk.bundle.manifest import GRAPH_SIGNATURES
+from edge_sdk.bundle.manifest import io_names
 
 GRAPH_NAMES = ("encode", "step", "decode")
 SUFFIX = ".mlpackage"
-
-
-def io_names(graphs, name: str) -> tuple[list[str], list[str]]:
-    inputs, outputs = GRAPH_SIGNATURES[name]
-    outputs = list(outputs)
-    if name == "encode" and not graphs.schedule.starts_from_noise:
-        outputs.append("clean_latents")
-    return list(inputs), outputs
 
 
 def convert(program: torch.export.ExportedProgram, input_names, output_names):
@@ -62,13 +54,11 @@ def quantize_weights(model):
 
 
 def save_package(model, path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
+    # coremltools insists on the .mlpackage suffix, so the temporary name keeps it.
+    partial = path.with_name(f".partial-{path.name}")
+    shutil.rmtree(partial, ignore_errors=True)
     model.save(str(partial))
-    # model.save may append the suffix itself
-    written = partial if partial.exists() else Path(str(partial) + SUFFIX)
-    if path.exists():
-        shutil.rmtree(path)
-    written.replace(path)
+    partial.replace(path)
 
 
 def program_operations(spec) -> collections.Counter:
@@ -125,9 +115,11 @@ def export_graphs(graphs, precision: str, recipe, out_dir: Path, *, programs: Pr
     for name in GRAPH_NAMES:
         start = time.perf_counter()
         progress(f"{name}: converting with coremltools (ML program, fp16)")
-        program = exported[name] if exported[name] is not None else programs.program(name)
         names_in, names_out = io_names(graphs, name)
-        model = convert(program, names_in, names_out)
+        if exported[name] is not None:
+            model = convert(exported[name], names_in, names_out)
+        else:  # the fp16 package is the starting point of the w8 one too: convert once per ProgramCache
+            model = programs.memo(("coreml-fp16", name), lambda: convert(programs.program(name), names_in, names_out))
         if precision == "w8":
             progress(f"{name}: int8 weights (linear_quantize_weights, symmetric per channel)")
             model = quantize_weights(model)

@@ -18,7 +18,6 @@ from torch import nn
 from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
 from edge_sdk.backends.executorch._passes import make_delegable
 from edge_sdk.backends.executorch._passes.fold_time_projections import fold_time_projections
-from edge_sdk.backends.graphs import HalfPrecisionGraph
 from edge_sdk.bundle.errors import ExportError
 
 GRAPH_NAMES = ("encode", "step", "decode")
@@ -50,7 +49,7 @@ def delegation_summary(edge_program) -> dict:
     }
 
 
-def partitioner_for(delegate: str, precision: str):
+def partitioner_for(delegate: str):
     if delegate == "xnnpack":
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
 
@@ -65,13 +64,13 @@ def partitioner_for(delegate: str, precision: str):
     return CoreMLPartitioner(compile_specs=specs)
 
 
-def lower_to_file(program: torch.export.ExportedProgram, delegate: str, precision: str, path: Path) -> dict:
+def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Path) -> dict:
     """Lower one exported program and write the `.pte`; returns its delegation summary."""
     from executorch.exir import to_edge_transform_and_lower
 
     if delegate == "xnnpack":
         program = make_delegable(program)
-    edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for(delegate, precision)])
+    edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for(delegate)])
     summary = delegation_summary(edge.exported_program())
     executorch_program = edge.to_executorch()
     with open(path, "wb") as handle:
@@ -107,8 +106,7 @@ def export_graphs(
         graph_precisions = {"encode": "fp16", "step": "int8", "decode": "fp16"}
         for name in ("encode", "decode"):
             progress(f"{name}: exporting in fp16")
-            with torch.no_grad():
-                exported[name] = torch.export.export(HalfPrecisionGraph(getattr(graphs, name)), inputs[name])
+            exported[name] = programs.half_program(name)
     else:
         graph_precisions = {name: precision for name in GRAPH_NAMES}
         progress("step: exporting (time projections folded into a table)")
@@ -124,7 +122,7 @@ def export_graphs(
         start = time.perf_counter()
         progress(f"{name}: lowering to {delegate}")
         files[name] = f"{name}{SUFFIX}"
-        delegation[name] = lower_to_file(exported.pop(name), delegate, precision, out_dir / files[name])
+        delegation[name] = lower_to_file(exported.pop(name), delegate, out_dir / files[name])
         seconds[f"lower_{name}"] = time.perf_counter() - start
         summary = delegation[name]
         progress(

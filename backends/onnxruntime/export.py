@@ -13,42 +13,10 @@ from pathlib import Path
 import torch
 
 from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
-from edge_sdk.bundle.errors import ExportError
-from edge_sdk.bundle.manifest import GRAPH_SIGNATURES
+from edge_sdk.backends.onnx_files import OPSET, onnx_bytes, write_file
+from edge_sdk.bundle.manifest import io_names
 
 GRAPH_NAMES = ("encode", "step", "decode")
-OPSET = 21
-PROTOBUF_LIMIT = 2 * 1024**3
-
-
-def io_names(graphs, name: str) -> tuple[list[str], list[str]]:
-    inputs, outputs = GRAPH_SIGNATURES[name]
-    outputs = list(outputs)
-    if name == "encode" and not graphs.schedule.starts_from_noise:
-        outputs.append("clean_latents")
-    return list(inputs), outputs
-
-
-def export_onnx(program_or_module, args: tuple, path: Path, input_names, output_names) -> None:
-    """One graph to one `.onnx` file (weights inline), written under a temporary name first."""
-    partial = path.with_name(path.name + ".partial")
-    onnx_program = torch.onnx.export(
-        program_or_module,
-        args,
-        dynamo=True,
-        opset_version=OPSET,
-        input_names=list(input_names),
-        output_names=list(output_names),
-        external_data=False,
-        optimize=True,
-        verbose=False,
-    )
-    onnx_program.save(str(partial), external_data=False)
-    size = partial.stat().st_size
-    if size >= PROTOBUF_LIMIT:
-        partial.unlink()
-        raise ExportError(f"{path.name} would be {size / 1e9:.2f} GB, over the 2 GB a single ONNX file may hold")
-    partial.replace(path)
 
 
 def export_graphs(graphs, precision: str, recipe, out_dir: Path, *, programs: ProgramCache, calibration, progress: Progress) -> ExportResult:
@@ -59,7 +27,9 @@ def export_graphs(graphs, precision: str, recipe, out_dir: Path, *, programs: Pr
         progress(f"{name}: exporting to ONNX (opset {OPSET})")
         files[name] = f"{name}.onnx"
         names_in, names_out = io_names(graphs, name)
-        export_onnx(programs.program(name), inputs[name], out_dir / files[name], names_in, names_out)
+        # fp32 and int8 bundles start from the same fp32 files: convert once per ProgramCache.
+        data = programs.memo(("onnx", name), lambda: onnx_bytes(programs.program(name), inputs[name], names_in, names_out))
+        write_file(out_dir / files[name], data)
         seconds[f"onnx_{name}"] = time.perf_counter() - start
     graph_precisions = {name: "fp32" for name in GRAPH_NAMES}
     details = {"opset": OPSET, "providers": ["CUDAExecutionProvider (where present)", "CPUExecutionProvider"]}

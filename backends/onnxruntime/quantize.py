@@ -4,7 +4,8 @@ The recipe decides which layers are int8 and their activation ranges: its layer 
 ONNX Conv/Gemm nodes through the exporter's module-path metadata (`pkg.torch.onnx.name_scopes`), and its
 ranges are handed to ONNX Runtime as a calibration cache (ONNX Runtime's own `TensorsData` format), so no
 calibration data is needed here. Everything else — the timestep path, the λ contractions, the DDIM
-update — stays fp32 because it is not in `nodes_to_quantize`.
+update, and the recipe's w8/fp16 layers (quantize_static has no per-layer choice for them) — stays fp32
+because it is not in `nodes_to_quantize`.
 """
 from __future__ import annotations
 
@@ -88,6 +89,8 @@ def quantize_step_file(path: Path, recipe, progress: Progress = quiet) -> dict:
     return {
         "tool": "onnxruntime.quantization.quantize_static (QDQ, int8 symmetric, per-channel weights)",
         "int8_nodes": len(nodes),
+        # quantize_static has no per-layer weight-only or fp16 choice: those recipe layers stay fp32 here.
+        "w8_or_fp16_layers_kept_fp32": recipe.count("w8") + recipe.count("fp16"),
         "qdq_nodes": counts,
         "recipe_data_hash": recipe.data_hash,
     }

@@ -6,8 +6,10 @@
   removed implicit (calibrator) int8, so precision lives in the ONNX types and Q/DQ nodes, and the engine is
   built strongly typed.
 
-The ONNX files use the TorchScript-based exporter (`dynamo=False`) at opset 17: ModelOpt's fake-quant
-modules export through it as QuantizeLinear/DequantizeLinear, and it is what TensorRT's parser sees most.
+The fp16 graphs go through the dynamo exporter at opset 18 (shared with the other backends' exported
+programs); the ModelOpt int8 step through the TorchScript-based exporter (`dynamo=False`, opset 17), the
+path ModelOpt's fake-quant modules export through as QuantizeLinear/DequantizeLinear (the dynamo exporter
+trips on a data-dependent check inside ModelOpt).
 """
 from __future__ import annotations
 
@@ -19,36 +21,32 @@ from pathlib import Path
 import torch
 
 from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
-from edge_sdk.backends.graphs import HalfPrecisionGraph, half_step
-from edge_sdk.bundle.manifest import GRAPH_SIGNATURES
+from edge_sdk.backends.graphs import half_step
+from edge_sdk.backends.onnx_files import onnx_bytes, write_file
+from edge_sdk.bundle.manifest import io_names
 
 GRAPH_NAMES = ("encode", "step", "decode")
-OPSET = 17
+OPSET = 18  # dynamo exporter (fp16 graphs)
+LEGACY_OPSET = 17  # TorchScript exporter (the Q/DQ step)
 TIMING_CACHE = "timing.cache"
 
 
-def io_names(graphs, name: str) -> tuple[list[str], list[str]]:
-    inputs, outputs = GRAPH_SIGNATURES[name]
-    outputs = list(outputs)
-    if name == "encode" and not graphs.schedule.starts_from_noise:
-        outputs.append("clean_latents")
-    return list(inputs), outputs
+def legacy_onnx_bytes(module: torch.nn.Module, args: tuple, input_names, output_names) -> bytes:
+    import io
 
-
-def export_legacy_onnx(module: torch.nn.Module, args: tuple, path: Path, input_names, output_names) -> None:
-    partial = path.with_name(path.name + ".partial")
+    buffer = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(
             module,
             args,
-            str(partial),
+            buffer,
             dynamo=False,
-            opset_version=OPSET,
+            opset_version=LEGACY_OPSET,
             input_names=list(input_names),
             output_names=list(output_names),
             do_constant_folding=True,
         )
-    partial.replace(path)
+    return buffer.getvalue()
 
 
 def shape_argument(specs: list[dict]) -> str:
@@ -75,30 +73,40 @@ def trtexec_command(onnx_file: str, engine_file: str, input_specs: list[dict]) -
 
 def export_graphs(graphs, precision: str, recipe, out_dir: Path, *, signatures: dict, programs: ProgramCache, calibration, progress: Progress) -> ExportResult:
     inputs = graphs.example_inputs()
-    modules = {"encode": HalfPrecisionGraph(graphs.encode), "decode": HalfPrecisionGraph(graphs.decode)}
-    details: dict = {"opset": OPSET, "exporter": "torch.onnx.export(dynamo=False)"}
-    seconds = {}
+    details: dict = {"opset": {"fp16 graphs": OPSET, "int8 step": LEGACY_OPSET}}
+    seconds, onnx = {}, {}
+
+    def fp16_file(name: str) -> bytes:
+        names_in, names_out = io_names(graphs, name)
+        if name == "step":
+            build = lambda: onnx_bytes(half_step(graphs.step), inputs[name], names_in, names_out, opset=OPSET)  # noqa: E731
+        else:
+            build = lambda: onnx_bytes(programs.half_program(name), inputs[name], names_in, names_out, opset=OPSET)  # noqa: E731
+        return programs.memo(("onnx-fp16", name), build)
+
+    graph_precisions = {name: "fp16" for name in GRAPH_NAMES}
     if precision == "int8":
         from edge_sdk.backends.tensorrt.quantize import modelopt_step
 
         start = time.perf_counter()
         progress("step: inserting Q/DQ with nvidia-modelopt from the recipe")
-        modules["step"], details["quantization"] = modelopt_step(copy.deepcopy(graphs.step).eval(), recipe, inputs["step"], calibration)
+        step, details["quantization"] = modelopt_step(copy.deepcopy(graphs.step).eval(), recipe, inputs["step"], calibration)
+        names_in, names_out = io_names(graphs, "step")
+        onnx["step"] = legacy_onnx_bytes(step, inputs["step"], names_in, names_out)
+        graph_precisions["step"] = "int8"
         seconds["quantize_step"] = time.perf_counter() - start
-        graph_precisions = {"encode": "fp16", "step": "int8", "decode": "fp16"}
-    else:
-        modules["step"] = half_step(graphs.step)
-        graph_precisions = {name: "fp16" for name in GRAPH_NAMES}
+    for name in GRAPH_NAMES:
+        if name not in onnx:
+            start = time.perf_counter()
+            progress(f"{name}: exporting fp16 ONNX (opset {OPSET})")
+            onnx[name] = fp16_file(name)
+            seconds[f"onnx_{name}"] = time.perf_counter() - start
 
     files, commands = {}, {}
     for name in GRAPH_NAMES:
-        start = time.perf_counter()
-        progress(f"{name}: exporting ONNX for TensorRT (opset {OPSET})")
         files[name] = f"{name}.onnx"
-        names_in, names_out = io_names(graphs, name)
-        export_legacy_onnx(modules[name], inputs[name], out_dir / files[name], names_in, names_out)
+        write_file(out_dir / files[name], onnx[name])
         commands[name] = trtexec_command(files[name], f"{name}.engine", signatures[name]["inputs"])
-        seconds[f"onnx_{name}"] = time.perf_counter() - start
         progress(f"{name}: on the target, build the engine with:\n    {commands[name]}")
     details["trtexec"] = commands
     extra = []

@@ -1,52 +1,41 @@
 """A calibration recipe made at export time (`export --precision int8` without `--recipe`).
 
-Built from the calibration package's own parts: the bundled sample photos with its seeded masks, the fp32
-trajectories it records through the deploy graphs, its layer policy (what may be int8 and why not), and
-its PT2E observers for the activation ranges. The result is an ordinary `Recipe`, written into the bundle.
+This is the calibration package's own `calibrate` (trajectories of the bundled photos, PT2E observers, layer
+sensitivity, the mixed-precision search against a target PSNR) run for the bundle's schedule; the drift it
+predicts goes into the manifest next to the recipe.
 """
 from __future__ import annotations
 
 from edge_sdk.backends.base import quiet
 
-DEFAULT_IMAGES = 4
-DEFAULT_STEPS_PER_IMAGE = 4
+EXPORT_STEPS_PER_IMAGE = 10
 
 
-def calibrate_recipe(graphs, *, num_images: int = DEFAULT_IMAGES, steps_per_image: int = DEFAULT_STEPS_PER_IMAGE, progress=quiet):
-    from edge_sdk import __version__
-    from edge_sdk.calibration import pt2e
-    from edge_sdk.calibration.dataset import RecordSettings, load_images, model_digest, record
-    from edge_sdk.calibration.policy import QuantPolicy, plan_layers
-    from edge_sdk.calibration.recipe import LayerRecipe, Recipe
+def prediction_summary(report: dict) -> dict:
+    """What the manifest keeps of a calibration report: the drift the recipe was chosen for."""
+    return {
+        "predicted_psnr_db": report.get("psnr_db"),
+        "predicted_psnr_hole_db": report.get("psnr_hole_db"),
+        "target_psnr_db": report.get("target_psnr_db"),
+        "meets_target": report.get("meets_target"),
+        "precision_counts": report.get("precision_counts"),
+        "measured_with": report.get("measured_with"),
+    }
+
+
+def calibrate_for_bundle(denoiser, vae, graphs, *, progress=quiet, **options):
+    """(recipe, prediction summary) for the schedule `graphs` bake in; `options` override CalibrationOptions."""
+    from edge_sdk.calibration.calibrate import CalibrationOptions, calibrate
 
     schedule = graphs.schedule
-    steps_per_image = min(steps_per_image, len(schedule.timesteps))
-    settings = RecordSettings(
-        steps=schedule.steps, strength=schedule.strength, guidance_scale=graphs.guidance_scale, steps_per_image=steps_per_image
+    settings = dict(
+        steps=schedule.steps,
+        strength=schedule.strength,
+        guidance_scale=graphs.guidance_scale,
+        steps_per_image=min(EXPORT_STEPS_PER_IMAGE, len(schedule.timesteps)),
+        progress=False,
     )
-    progress(f"calibration: recording fp32 trajectories of {num_images} bundled photos")
-    images = load_images(None, None, num_images, graphs.config.image_size)
-    model_hash = model_digest(graphs.step, graphs.encode, graphs.decode)
-    calibration = record(graphs, images, settings, model_hash, progress=False)
-    samples = calibration.samples()
-
-    policy = QuantPolicy()
-    plan = plan_layers(graphs.step, policy)
-    int8 = {name: "int8" for name in plan.candidates}
-    progress(f"calibration: observing {len(int8)} int8 layers on {len(samples)} step inputs ({policy.observer} observer)")
-    prepared = pt2e.prepare(pt2e.export_step(graphs.step, samples[0]), int8, {name: policy.observer for name in int8})
-    pt2e.calibrate(prepared, samples)
-    ranges = pt2e.activation_ranges(prepared, int8)
-    layers = {}
-    for name in plan.candidates:
-        layers[name] = LayerRecipe("int8", policy.observer, {"input": ranges[name]["input"], "output": ranges[name]["output"]})
-    for exclusion in plan.excluded_layers:
-        layers[exclusion.name] = LayerRecipe("fp32")
-    return Recipe(
-        layers=layers,
-        excluded=tuple(plan.excluded),
-        data_hash=calibration.data_hash,
-        settings={"record": settings.to_dict(), "policy": policy.to_dict(), "images": [item.name for item in images], "made_by": "moebius-edge export"},
-        model={"block_out_channels": list(graphs.config.block_out_channels), "weights_sha256": model_hash},
-        sdk_version=__version__,
-    )
+    settings.update(options)
+    progress("calibration: recording trajectories, measuring layer sensitivity, choosing precisions")
+    result = calibrate(denoiser, vae, CalibrationOptions(**settings), log=progress)
+    return result.recipe, prediction_summary(result.report)

@@ -56,20 +56,27 @@ def add_bundle_option(inpaint) -> None:
     inpaint.add_argument("--bundle", type=Path, help="run an exported bundle (its steps and guidance are baked in) instead of PyTorch")
 
 
-def _load_recipe(args, graphs):
-    if args.precision != "int8":
-        if args.recipe is not None or args.calibrate:
-            raise EdgeSDKError(f"--recipe and --calibrate are for --precision int8, not {args.precision}")
-        return None
-    if args.recipe is not None:
-        from edge_sdk.calibration.recipe import load_recipe
+def _check_recipe_arguments(args) -> None:
+    if args.precision != "int8" and (args.recipe is not None or args.calibrate):
+        raise EdgeSDKError(f"--recipe and --calibrate are for --precision int8, not {args.precision}")
+    if args.recipe is not None and not args.recipe.is_file():
+        raise EdgeSDKError(f"recipe not found: {args.recipe}")
 
-        return load_recipe(args.recipe)
-    from edge_sdk.bundle.calibrate import calibrate_recipe
+
+def _given_recipe(args):
+    if args.precision != "int8" or args.recipe is None:
+        return None
+    from edge_sdk.calibration.recipe import load_recipe
+
+    return load_recipe(args.recipe)
+
+
+def _calibrated_recipe(args, pipe, graphs):
+    from edge_sdk.bundle.calibrate import calibrate_for_bundle
 
     if not args.calibrate:
         print("moebius-edge: note: no --recipe given: calibrating on the bundled sample photos", file=sys.stderr)
-    return calibrate_recipe(graphs, progress=_stderr_progress())
+    return calibrate_for_bundle(pipe.denoiser, pipe.vae, graphs, progress=_stderr_progress())
 
 
 def cmd_export(args) -> None:
@@ -85,10 +92,12 @@ def cmd_export(args) -> None:
         raise BackendUnavailableError(f"cannot export for {args.backend} here: {why}")
     if args.precision not in backend.precisions:
         raise ExportError(f"backend {args.backend} exports precision {', '.join(backend.precisions)}, not {args.precision}")
+    _check_recipe_arguments(args)
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
     if args.output.exists():
         raise EdgeSDKError(f"{args.output} already exists: bundles are written to a new directory")
+    recipe = _given_recipe(args)  # a bad recipe file fails before the slow part
     pipe = _pipeline(args)
     if pipe.notice:
         _warn(pipe.notice)
@@ -101,12 +110,16 @@ def cmd_export(args) -> None:
     progress(f"building the deploy graphs ({args.steps} steps, guidance {args.guidance}, strength {args.strength})")
     with torch.no_grad():
         graphs = DeployGraphs.build(pipe.denoiser, pipe.vae, steps=args.steps, strength=args.strength, guidance_scale=args.guidance)
-    recipe = _load_recipe(args, graphs)
+    prediction = None
+    if args.precision == "int8" and recipe is None:
+        recipe, prediction = _calibrated_recipe(args, pipe, graphs)
     model = model_description(
         args.model or pipe.name, pipe.config, checkpoint=args.checkpoint, vae=str(args.vae) if args.vae else None,
         random_weights=pipe.random_weights,
     )
-    bundle = export_bundle(graphs, args.backend, args.precision, args.output, recipe=recipe, model=model, progress=progress)
+    bundle = export_bundle(
+        graphs, args.backend, args.precision, args.output, recipe=recipe, prediction=prediction, model=model, progress=progress
+    )
     from edge_sdk.bundle.info import describe_bundle
 
     print(describe_bundle(bundle.path))

@@ -57,6 +57,7 @@ def export_bundle(
     out_dir,
     *,
     recipe=None,
+    prediction: Optional[dict] = None,
     calibration=None,
     model: Optional[dict] = None,
     programs: Optional[ProgramCache] = None,
@@ -65,7 +66,8 @@ def export_bundle(
 ) -> Bundle:
     """Export `graphs` (a DeployGraphs) as a bundle directory at `out_dir`; returns the written Bundle.
 
-    `recipe` (an `edge_sdk.calibration.recipe.Recipe`) is required for int8. `model` describes where the
+    `recipe` (an `edge_sdk.calibration.recipe.Recipe`) is required for int8; `prediction` is what its
+    calibration report predicted (see `bundle.calibrate.prediction_summary`). `model` describes where the
     weights came from (see `manifest.model_description`). With `measure`, a backend whose runtime exists
     here runs the test vector before the bundle is published and the errors go into the manifest.
     """
@@ -114,6 +116,7 @@ def export_bundle(
                 for name in GRAPH_NAMES
             },
             "test_vector": {"file": TEST_VECTOR_FILE},
+            "calibration": prediction,
             "backend_details": result.details,
             "sdk_version": __version__,
             "toolchain": chosen.toolchain_versions(),

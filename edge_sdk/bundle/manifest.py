@@ -28,6 +28,16 @@ GRAPH_SIGNATURES = {
 CLEAN_LATENTS = "clean_latents"  # the encode graph's third output when strength < 1
 
 
+def io_names(graphs, name: str) -> tuple[list[str], list[str]]:
+    """Input and output tensor names of graph `name` for these deploy graphs (encode gains clean_latents
+    when strength < 1)."""
+    inputs, outputs = GRAPH_SIGNATURES[name]
+    outputs = list(outputs)
+    if name == "encode" and not graphs.schedule.starts_from_noise:
+        outputs.append(CLEAN_LATENTS)
+    return list(inputs), outputs
+
+
 def tensor_spec(name: str, tensor) -> dict:
     return {"name": name, "shape": list(tensor.shape), "dtype": str(tensor.dtype).removeprefix("torch.")}
 

@@ -1,0 +1,70 @@
+"""ExecuTorch bundles: fp32 (XNNPACK) matches the reference pipeline with everything but the step-index
+lookups delegated; int8 has an int8 step and fp16 VAE graphs and drifts as the calibration predicted; the
+Core ML-delegate bundle exports here and says plainly that it runs on Apple devices only."""
+import json
+
+import pytest
+
+import edge_sdk
+from edge_sdk.bundle.errors import BackendUnavailableError
+from edge_sdk.samples import sample_pairs
+
+from backend_bundles import STEPS, psnr, tiny_bundles
+from backend_drift import predicted_and_measured_drift
+
+
+@pytest.fixture(scope="module")
+def bundles():
+    return tiny_bundles()
+
+
+def manifest_of(folder):
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def test_fp32_bundle_matches_the_reference_pipeline(bundles):
+    folder = bundles.bundle("executorch", "fp32")
+    image, mask = sample_pairs()[0]
+    result = edge_sdk.load(folder).inpaint(image, mask, seed=0)
+    assert psnr(result, bundles.pipe(image, mask, steps=STEPS, seed=0, progress=False)) >= 60
+
+
+def test_fp32_graphs_are_delegated_to_xnnpack_except_the_step_index_lookups(bundles):
+    delegation = manifest_of(bundles.bundle("executorch", "fp32"))["backend_details"]["delegation"]
+    for name in ("encode", "decode"):
+        assert delegation[name]["delegated_subgraphs"] == 1 and delegation[name]["portable_ops"] == 0, delegation[name]
+    step = delegation["step"]
+    # The only portable kernels left: reading row i of the baked tables (time rows, 4 DDIM coefficients).
+    assert step["delegated_subgraphs"] == 1 and set(step["portable_by_op"]) == {"aten_index_tensor"}
+    assert step["portable_ops"] == 5 and step["delegated_ops"] > 1000
+
+
+def test_int8_bundle_stores_an_int8_step_and_fp16_vae(bundles):
+    fp32, int8 = bundles.bundle("executorch", "fp32"), bundles.bundle("executorch", "int8")
+    manifest = manifest_of(int8)
+    assert {g: manifest["graphs"][g]["precision"] for g in ("encode", "step", "decode")} == {"encode": "fp16", "step": "int8", "decode": "fp16"}
+    quantization = manifest["backend_details"]["quantization"]
+    assert quantization["layers"]["int8"] == bundles.recipe.count("int8") and quantization["position_tables"]["count"] == 15
+    assert (int8 / "recipe.json").is_file() and manifest["files"]["recipe.json"]
+    for name, most in (("step", 0.45), ("encode", 0.6), ("decode", 0.6)):
+        assert (int8 / f"{name}.pte").stat().st_size < most * (fp32 / f"{name}.pte").stat().st_size, name
+    delegation = manifest["backend_details"]["delegation"]["step"]
+    assert delegation["delegated_subgraphs"] >= 1 and "aten_convolution_default" not in delegation["portable_by_op"]
+    vector = manifest["test_vector"]
+    assert vector["measured"]["step"] <= vector["tolerance"]["step"] and vector["measured"]["decode"] < 3e-2
+
+
+def test_int8_bundle_drifts_as_the_calibration_predicted(bundles):
+    predicted, measured = predicted_and_measured_drift(bundles, edge_sdk.load(bundles.bundle("executorch", "int8")))
+    assert measured >= predicted - 1.0, (measured, predicted)
+
+
+def test_coreml_delegate_bundle_exports_and_is_refused_on_linux(bundles):
+    folder = bundles.bundle("executorch-coreml", "fp16")
+    manifest = manifest_of(folder)
+    assert manifest["backend"] == "executorch-coreml" and manifest["backend_details"]["delegate"] == "coreml"
+    for name in ("encode", "step", "decode"):
+        summary = manifest["backend_details"]["delegation"][name]
+        assert summary["delegated_subgraphs"] >= 1 and summary["delegated_ops"] > summary["portable_ops"], summary
+    with pytest.raises(BackendUnavailableError, match="iOS or macOS"):
+        edge_sdk.load(folder)

@@ -1,0 +1,127 @@
+"""The ExecuTorch rewrites: each is exact (or, for the int8 tables, within int8 rounding) and removes the op
+XNNPACK would leave to the portable kernels."""
+import collections
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edge_sdk.backends.executorch._passes import make_delegable
+from edge_sdk.backends.executorch._passes.fold_time_projections import ResnetBlockWithTimeRow, fold_time_projections
+from edge_sdk.backends.executorch._passes.position_tables_as_int8 import position_tables_as_int8
+
+from conftest import relative_error
+
+
+class Everything(nn.Module):
+    """One of each op the rewrites target, in the shapes the deploy graphs use them."""
+
+    def __init__(self):
+        super().__init__()
+        self.group_norm = nn.GroupNorm(4, 16, eps=1e-6)
+        self.layer_norm = nn.LayerNorm(16)
+        self.conv = nn.Conv2d(32, 16, 1)
+
+    def forward(self, x, mask):
+        h = self.group_norm(x)
+        tokens = self.layer_norm(h.flatten(2).transpose(1, 2))
+        h = tokens.transpose(1, 2).reshape(h.shape)
+        up = F.interpolate(h, scale_factor=2.0, mode="nearest")
+        down = F.interpolate(mask, size=h.shape[-2:], mode="nearest")
+        value, gate = torch.cat([up, up], dim=1).chunk(2, dim=1)
+        q = h.flatten(2).transpose(1, 2)
+        attention = F.scaled_dot_product_attention(q, q, q).transpose(1, 2).reshape(h.shape)
+        pair = torch.cat([h, attention], dim=1).repeat(2, 1, 1, 1)
+        return self.conv(pair) / 2, value * F.silu(gate), 1 - down
+
+
+TARGETED = ("group_norm", "layer_norm", "upsample_nearest2d", "scaled_dot_product_attention", "chunk", "split", "repeat")
+
+
+def targets(program) -> collections.Counter:
+    return collections.Counter(
+        str(node.target) for node in program.graph.nodes if node.op == "call_function" and any(t in str(node.target) for t in TARGETED)
+    )
+
+
+@pytest.fixture(scope="module")
+def rewritten():
+    torch.manual_seed(0)
+    module = Everything().eval()
+    inputs = (torch.randn(1, 16, 8, 8), (torch.rand(1, 1, 64, 64) > 0.5).float())
+    program = torch.export.export(module, inputs)
+    assert targets(program)  # the original graph does contain the ops
+    return module, inputs, make_delegable(program)
+
+
+def test_rewrites_remove_the_ops_xnnpack_lacks_and_keep_the_numbers(rewritten):
+    module, inputs, program = rewritten
+    assert not targets(program), targets(program)
+    with torch.no_grad():
+        expected, got = module(*inputs), program.module()(*inputs)
+    assert relative_error(got[0], expected[0]) < 1e-5
+    assert relative_error(got[1], expected[1]) < 1e-5
+    assert torch.equal(got[2], expected[2])  # nearest resizing is a copy: bit-exact
+
+
+def test_rewritten_graph_is_fully_delegated_and_runs_in_executorch(rewritten, tmp_path):
+    from executorch.exir import to_edge_transform_and_lower
+    from executorch.runtime import Runtime
+
+    from edge_sdk.backends.executorch.export import delegation_summary, partitioner_for
+
+    module, inputs, program = rewritten
+    edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for("xnnpack")])
+    summary = delegation_summary(edge.exported_program())
+    assert summary["portable_ops"] == 0, summary["portable_by_op"]
+    assert summary["delegated_subgraphs"] == 1
+    path = tmp_path / "everything.pte"
+    with open(path, "wb") as handle:
+        edge.to_executorch().write_to_file(handle)
+    outputs = Runtime.get().load_program(path).load_method("forward").execute(list(inputs))
+    with torch.no_grad():
+        expected = module(*inputs)
+    for got, want in zip(outputs[:2], expected[:2]):
+        assert relative_error(got, want) < 1e-5
+    assert torch.equal(outputs[2], expected[2])
+
+
+@pytest.fixture(scope="module")
+def tiny_step():
+    from edge_sdk import InpaintPipeline
+    from edge_sdk.deploy import DeployGraphs
+
+    pipe = InpaintPipeline.from_preset("tiny")
+    graphs = DeployGraphs.build(pipe.denoiser, pipe.vae, steps=4)
+    return graphs.step, graphs.example_inputs()["step"]
+
+
+def test_time_projection_fold_is_exact_and_removes_every_projection(tiny_step):
+    import copy
+
+    step, inputs = tiny_step
+    folded = copy.deepcopy(step)
+    names = fold_time_projections(folded)
+    assert len(names) == 15 and all(name.endswith("time_emb_proj") for name in names)
+    assert not any(name.endswith("time_emb_proj") for name, _ in folded.named_modules())
+    assert sum(isinstance(m, ResnetBlockWithTimeRow) for m in folded.modules()) == 15
+    with torch.no_grad():
+        for index in range(4):
+            args = inputs[:3] + (torch.tensor([index]),)
+            assert relative_error(folded(*args), step(*args)) < 1e-6
+
+
+def test_int8_position_tables_are_stored_as_int8_and_stay_close(tiny_step):
+    import copy
+
+    step, inputs = tiny_step
+    quantized = copy.deepcopy(step)
+    layers = position_tables_as_int8(quantized)
+    assert len(layers) == 15
+    tables = [b for name, b in quantized.named_buffers() if name.endswith("position_table.values")]
+    assert len(tables) == 15 and all(t.dtype == torch.int8 for t in tables)
+    assert not any(name.endswith("position_embedding") for name, _ in quantized.named_parameters())
+    with torch.no_grad():
+        error = relative_error(quantized(*inputs), step(*inputs))
+    assert 0 < error < 1e-2

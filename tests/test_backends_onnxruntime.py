@@ -1,0 +1,62 @@
+"""ONNX Runtime bundles: fp32 matches the reference pipeline; int8 is static QDQ (symmetric, zero point 0)
+on the recipe's layers only, and drifts no more than the calibration predicted."""
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+import edge_sdk
+from edge_sdk.samples import sample_pairs
+
+from backend_bundles import STEPS, psnr, tiny_bundles
+from backend_drift import predicted_and_measured_drift
+
+
+@pytest.fixture(scope="module")
+def bundles():
+    return tiny_bundles()
+
+
+def test_fp32_bundle_matches_the_reference_pipeline(bundles):
+    folder = bundles.bundle("onnx", "fp32")
+    bundle = edge_sdk.load(folder)
+    image, mask = sample_pairs()[0]
+    assert psnr(bundle.inpaint(image, mask, seed=0), bundles.pipe(image, mask, steps=STEPS, seed=0, progress=False)) >= 60
+    for name in ("encode", "step", "decode"):
+        model = onnx.load(str(folder / f"{name}.onnx"))
+        assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)  # browser-loadable
+    step = onnx.load(str(folder / "step.onnx"))
+    assert [i.name for i in step.graph.input] == ["x", "masked_latents", "mask_latent", "step_index"]
+    assert "GroupNormalization" in {n.op_type for n in step.graph.node}  # opset 21 keeps GroupNorm whole
+
+
+def test_int8_step_is_symmetric_qdq_on_the_recipe_layers(bundles):
+    folder = bundles.bundle("onnx", "int8")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert {g: manifest["graphs"][g]["precision"] for g in ("encode", "step", "decode")} == {"encode": "fp32", "step": "int8", "decode": "fp32"}
+    model = onnx.load(str(folder / "step.onnx"))
+    initializers = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    quantize = [n for n in model.graph.node if n.op_type == "QuantizeLinear"]
+    dequantize = [n for n in model.graph.node if n.op_type == "DequantizeLinear"]
+    assert quantize and dequantize
+    for node in quantize + dequantize:
+        zero_point = initializers[node.input[2]]
+        assert zero_point.dtype == np.int8 and not zero_point.any(), node.name
+    # Quantized convolutions are exactly the recipe's int8 layers (time path, conv_in/out, λ internals stay fp32).
+    int8_layers = {name for name, layer in bundles.recipe.layers.items() if layer.precision == "int8"}
+    assert manifest["backend_details"]["quantization"]["int8_nodes"] == len(int8_layers)
+    producers = {out: n for n in model.graph.node for out in n.output}
+    fed_by_dequantize = {
+        n.name for n in model.graph.node if n.op_type == "Conv" and producers.get(n.input[1]) is not None
+        and producers[n.input[1]].op_type == "DequantizeLinear"
+    }
+    assert len(fed_by_dequantize) == len(int8_layers)
+    assert not any(n.op_type == "QuantizeLinear" and "time" in n.input[0] for n in quantize)
+
+
+def test_int8_bundle_drifts_as_the_calibration_predicted(bundles):
+    folder = bundles.bundle("onnx", "int8")
+    predicted, measured = predicted_and_measured_drift(bundles, edge_sdk.load(folder))
+    assert measured >= predicted - 1.0, (measured, predicted)
