@@ -125,3 +125,28 @@ def test_int8_position_tables_are_stored_as_int8_and_stay_close(tiny_step):
     with torch.no_grad():
         error = relative_error(quantized(*inputs), step(*inputs))
     assert 0 < error < 1e-2
+
+
+def test_fp16_graph_stays_fp16_and_in_one_xnnpack_subgraph(rewritten, tmp_path):
+    """Python numbers and SiLU in an fp16 graph would otherwise become fp32 islands behind portable casts."""
+    from executorch.exir import to_edge_transform_and_lower
+    from executorch.runtime import Runtime
+
+    from edge_sdk.backends.executorch.export import delegation_summary, partitioner_for
+    from edge_sdk.backends.graphs import HalfPrecisionGraph
+
+    module, inputs, _ = rewritten
+    half = HalfPrecisionGraph(module)
+    program = make_delegable(torch.export.export(half, inputs))
+    edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for("xnnpack")])
+    summary = delegation_summary(edge.exported_program())
+    # only the casts at the fp32 interface: 2 inputs, 3 outputs
+    assert summary["delegated_subgraphs"] == 1 and summary["portable_by_op"] == {"dim_order_ops__to_dim_order_copy_default": 5}
+    path = tmp_path / "half.pte"
+    with open(path, "wb") as handle:
+        edge.to_executorch().write_to_file(handle)
+    outputs = Runtime.get().load_program(path).load_method("forward").execute(list(inputs))
+    with torch.no_grad():
+        expected = module(*inputs)
+    for got, want in zip(outputs, expected):
+        assert got.dtype == torch.float32 and relative_error(got, want) < 1e-2

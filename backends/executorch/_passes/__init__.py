@@ -14,10 +14,11 @@ from edge_sdk.backends.executorch._passes import (
     chunk_as_slices,
     distinct_concatenation_inputs,
     group_norm_as_mean_ops,
-    integer_scalars_as_float,
     layer_norm_as_mean_ops,
     nearest_resize_as_convolution,
     repeat_as_broadcast,
+    scalars_in_graph_dtype,
+    silu_in_input_dtype,
 )
 
 REWRITES = (
@@ -28,7 +29,8 @@ REWRITES = (
     chunk_as_slices,
     repeat_as_broadcast,
     distinct_concatenation_inputs,
-    integer_scalars_as_float,
+    scalars_in_graph_dtype,
+    silu_in_input_dtype,
 )
 
 
@@ -42,9 +44,22 @@ def decomposition_table() -> dict:
 def make_delegable(program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
     """Apply every rewrite to an exported program (ATen dialect, before `to_edge`).
 
-    The rewrites build their constant operands (kernels of ones) with tensor ops; constant propagation
-    turns those into stored weights, which XNNPACK requires of a convolution.
+    The rewrites build their constant operands (kernels of ones, fp16 scalars) with tensor ops; constant
+    propagation turns those into stored constants, which XNNPACK requires of a convolution's weight. It must
+    not fold a dequantize of int8 weights into fp32 ones, so quantization ops are skipped.
     """
     from executorch.exir.passes.constant_prop_pass import constant_prop_pass
 
-    return constant_prop_pass(program.run_decompositions(decomposition_table()))
+    decomposed = program.run_decompositions(decomposition_table())
+    return constant_prop_pass(decomposed, custom_skip_targets=quantization_ops())
+
+
+def quantization_ops() -> set:
+    """Every overload of PT2E's quantize/dequantize ops (ATen level, where these rewrites run)."""
+    import torchao.quantization.pt2e  # noqa: F401  (registers the quantized_decomposed ops)
+
+    ops = set()
+    for name in ("quantize_per_tensor", "dequantize_per_tensor", "quantize_per_channel", "dequantize_per_channel"):
+        packet = getattr(torch.ops.quantized_decomposed, name)
+        ops.update(getattr(packet, overload) for overload in packet.overloads())
+    return ops
