@@ -40,19 +40,26 @@ class ExportResult:
 
 
 class Runner(abc.ABC):
-    """Runs a bundle's graphs; tensors in and out are torch tensors (fp32, int64 for the step index)."""
+    """Runs a bundle's graphs; tensors in and out are torch tensors (fp32, int64 for the step index).
+
+    A runtime implements `run`; the graphs' signatures are spelled out once, here."""
+
+    # The step index's dtype in the graph file (Core ML takes int32).
+    index_dtype = torch.int64
 
     @abc.abstractmethod
+    def run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
+        """The outputs of graph `name` ("encode", "step" or "decode") for `inputs`, in the manifest's order."""
+
     def encode(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        ...
+        return tuple(self.run("encode", image.float(), mask.float()))
 
-    @abc.abstractmethod
     def step(self, x: torch.Tensor, masked_latents: torch.Tensor, mask_latent: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        ...
+        index = index.to(self.index_dtype).reshape(1)
+        return self.run("step", x.float(), masked_latents.float(), mask_latent.float(), index)[0]
 
-    @abc.abstractmethod
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        ...
+        return self.run("decode", latents.float())[0]
 
 
 class Backend(abc.ABC):

@@ -9,25 +9,27 @@ import torch
 from edge_sdk.bundle.errors import ExportError
 
 OPSET = 21  # GroupNorm stays one GroupNormalization node from opset 21 on
+LEGACY_OPSET = 17  # the TorchScript exporter, which ModelOpt's Q/DQ modules export through
 PROTOBUF_LIMIT = 2 * 1024**3
 
 
-def onnx_bytes(program_or_module, args: tuple, input_names, output_names, opset: int = OPSET) -> bytes:
-    """One graph as a self-contained ONNX file's bytes (weights inline), with the bundle's tensor names."""
-    onnx_program = torch.onnx.export(
-        program_or_module,
-        args,
-        dynamo=True,
-        opset_version=opset,
-        input_names=list(input_names),
-        output_names=list(output_names),
-        external_data=False,
-        optimize=True,
-        verbose=False,
-    )
+def onnx_bytes(program_or_module, args: tuple, input_names, output_names, *, opset: int = OPSET, legacy: bool = False) -> bytes:
+    """One graph as a self-contained ONNX file's bytes (weights inline), with the bundle's tensor names.
+
+    `legacy` uses the TorchScript exporter at LEGACY_OPSET instead of the dynamo one at `opset`."""
     with tempfile.TemporaryDirectory(prefix="onnx-export-") as work:
         path = Path(work) / "graph.onnx"
-        onnx_program.save(str(path), external_data=False)
+        with torch.no_grad():
+            if legacy:
+                torch.onnx.export(
+                    program_or_module, args, str(path), dynamo=False, opset_version=LEGACY_OPSET,
+                    input_names=list(input_names), output_names=list(output_names), do_constant_folding=True,
+                )
+            else:
+                torch.onnx.export(
+                    program_or_module, args, dynamo=True, opset_version=opset, input_names=list(input_names),
+                    output_names=list(output_names), external_data=False, optimize=True, verbose=False,
+                ).save(str(path), external_data=False)
         size = path.stat().st_size
         if size >= PROTOBUF_LIMIT:
             raise ExportError(f"the graph would be {size / 1e9:.2f} GB, over the 2 GB a single ONNX file may hold")

@@ -1,11 +1,16 @@
-"""Bundle sizes of the 0.2B model (seeded random weights): the ExecuTorch int8 bundle (int8 step, fp16 VAE)
-and, with --fp32, the fp32 one; peak memory and time of each export.
+"""Exports the 0.2B model's bundles (seeded random weights, 20 steps) and records their sizes, peak memory and
+export time: the ExecuTorch int8 bundle (int8 step, fp16 VAE) and, with --precisions, others. With --keep the
+bundles stay under --work for `moebius-edge bench`.
 
-    python benchmarks/bundle_sizes.py                     # int8 only, ~1 h single-threaded on 2 cores
-    python benchmarks/bundle_sizes.py --precisions int8 fp32
+    python benchmarks/bundle_sizes.py                                 # int8 only, ~1 h single-threaded on 2 cores
+    python benchmarks/bundle_sizes.py --precisions int8 fp32 --keep   # the published benchmark's bundles
+    python benchmarks/bundle_sizes.py --backend onnx --precisions fp32 int8 --keep
 
-Writes benchmarks/results/bundle_sizes_<model>.json and .md. Runs with one thread: the machines are shared.
-Random weights give the real sizes (int8 storage does not depend on the values) but meaningless pictures.
+int8 uses the calibration policy's default layer plan (every candidate int8; the timestep path, conv_in/conv_out
+and the λ internals stay float) with min/max ranges from step inputs along one fp32 trajectory of a bundled
+sample: sizes and speed do not depend on the ranges. With official weights, export with a searched recipe
+instead (`moebius-edge export --recipe`). Writes benchmarks/results/bundle_sizes_<model>[_<backend>].json and .md.
+Runs with one thread: the machines are shared.
 """
 from __future__ import annotations
 
@@ -161,7 +166,7 @@ def main(argv=None) -> int:
             shutil.rmtree(folder, ignore_errors=True)
     results["process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     results["total_seconds"] = round(time.perf_counter() - start, 1)
-    stem = f"bundle_sizes_{args.model}"
+    stem = f"bundle_sizes_{args.model}" + ("" if args.backend == "executorch" else f"_{args.backend}")
     (args.results / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [f"# {args.backend} bundle sizes, {args.model} (random weights, {args.steps} steps)", "",
              "| precision | encode | step | decode | bundle | export | peak RSS |", "| --- | --- | --- | --- | --- | --- | --- |"]

@@ -68,8 +68,10 @@ def ssim_pair(
     """
     if actual.shape != expected.shape or actual.dim() != 4:
         raise ValueError(f"ssim needs two [B, C, H, W] tensors of one shape, got {tuple(actual.shape)} and {tuple(expected.shape)}")
-    # float32 is ample for local statistics of values in [0, 1], and several times faster on CPUs.
-    ssim_map = _ssim_map(actual.float(), expected.float(), data_range).double()
+    # float32 is ample for local statistics of values in [0, 1], and several times faster on CPUs;
+    # float64 inputs keep float64.
+    dtype = torch.float64 if torch.float64 in (actual.dtype, expected.dtype) else torch.float32
+    ssim_map = _ssim_map(actual.to(dtype), expected.to(dtype), data_range).double()
     whole = float(ssim_map.mean())
     if mask is None:
         return whole, None
@@ -93,10 +95,15 @@ def _ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tens
         # The 2-D Gaussian is separable; "valid" padding: only where the window fits.
         return F.conv2d(F.conv2d(t, rows, groups=channels), columns, groups=channels)
 
-    mu_x, mu_y = local_mean(x), local_mean(y)
-    var_x = local_mean(x * x) - mu_x**2
-    var_y = local_mean(y * y) - mu_y**2
-    cov = local_mean(x * y) - mu_x * mu_y
+    # Variances are E[x²] - E[x]², which cancels badly in float32 on flat regions; they do not change when
+    # both images move by one constant, so the statistics are taken around each channel's mean of `y`.
+    shift = y.mean(dim=(2, 3), keepdim=True)
+    x, y = x - shift, y - shift
+    centred_x, centred_y = local_mean(x), local_mean(y)
+    var_x = local_mean(x * x) - centred_x**2
+    var_y = local_mean(y * y) - centred_y**2
+    cov = local_mean(x * y) - centred_x * centred_y
+    mu_x, mu_y = centred_x + shift, centred_y + shift
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
     return ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
 

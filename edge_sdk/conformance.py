@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Union
 
@@ -30,6 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from edge_sdk.calibration.files import publish_folder
 from edge_sdk.errors import EdgeSDKError
 from edge_sdk.imaging import load_image, load_mask
 from edge_sdk.inpainting import (
@@ -111,8 +110,7 @@ def write_conformance_vectors(
     latent_side = side // LATENT_FACTOR
     image, hole = _sample(sample, side)
 
-    staging = Path(tempfile.mkdtemp(prefix=f".{FOLDER}.", dir=bundle_dir))
-    try:
+    def build(staging: Path) -> None:
         vectors = _VectorWriter(staging)
         # Inputs are made contiguous: ExecuTorch's Python runtime reads a strided tensor's memory as if it were not.
         image_tensor = image_to_tensor(image).contiguous()
@@ -170,15 +168,5 @@ def write_conformance_vectors(
             "tensors": vectors.tensors,
         }
         (staging / "vectors.json").write_text(json.dumps(index, indent=1) + "\n")
-        target = bundle_dir / FOLDER
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{FOLDER}.old.", dir=bundle_dir))
-            os.replace(target, old / FOLDER)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return bundle_dir / FOLDER
+
+    return publish_folder(build, bundle_dir / FOLDER)

@@ -309,13 +309,19 @@ class LambdaUNet(nn.Module):
     def forward(self, sample: torch.Tensor, timesteps: torch.Tensor, encoder_hidden_states: torch.Tensor) -> torch.Tensor:
         temb = self.time_embed(timesteps, sample.dtype)
         context = self.encoder_hid_proj(encoder_hidden_states)
-        h = self.conv_in(sample)
-        skips = [h]
-        for block in self.down_blocks:
-            h = block(h, temb, context, skips)
-        for block in self.up_blocks:
-            h = block(h, temb, context, skips)
-        return self.conv_out(F.silu(self.conv_norm_out(h)))
+        return unet_body(self, sample, temb, context)
+
+
+def unet_body(unet: nn.Module, sample: torch.Tensor, temb: torch.Tensor, context) -> torch.Tensor:
+    """The LλMI UNet after its embeddings: conv_in, the down and up blocks (sharing one skip stack), the output
+    head. `unet` is a LambdaUNet or a module holding the same blocks (the deploy step graph)."""
+    h = unet.conv_in(sample)
+    skips = [h]
+    for block in unet.down_blocks:
+        h = block(h, temb, context, skips)
+    for block in unet.up_blocks:
+        h = block(h, temb, context, skips)
+    return unet.conv_out(F.silu(unet.conv_norm_out(h)))
 
 
 class MoebiusDenoiser(nn.Module):

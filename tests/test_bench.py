@@ -31,7 +31,7 @@ def _exporting_code_digest(roots) -> str:
 def tiny_bundle() -> Path:
     """A tiny ExecuTorch fp32 bundle with 2 baked steps, cached under build/test-bundles by a digest of the
     exporting code like the bindings' bundles (an export takes minutes on 2 busy cores; a rerun reuses it)."""
-    from bindings_bundles import CACHE, SOURCES
+    from backend_bundles import CACHE, SOURCES
 
     from edge_sdk.backends import get_backend
 

@@ -95,50 +95,56 @@ def _calibration_set(calibrated, recipe):
 
 def test_recipe_through_pt2e_reproduces_the_reported_psnr(calibrated, tiny_graphs):
     """The report's numbers come from the switchable fake-quantized graph; the recipe applied by PT2E
-    (prepare, observers or the recipe's own grids, convert to quantize/dequantize ops) must agree."""
+    (prepare, the recipe's own int8 grids, convert to quantize/dequantize ops) must agree."""
     _, _, graphs = tiny_graphs
     recipe = load_recipe(calibrated / "recipe.json")
     report = json.loads((calibrated / "report" / "report.json").read_text())
     calibration_set = _calibration_set(calibrated, recipe)
-    # From the recipe's int8 grids alone (what a backend does), over both evaluation images.
-    from_recipe = pt2e.quantize_step_graph(graphs.step, recipe, example_inputs=calibration_set.sample(0, 0))
+    sample = calibration_set.sample(0, 1)
+    from_recipe = pt2e.quantize_step_graph(graphs.step, recipe, example_inputs=sample)
     assert sum("quantize_per_tensor" in str(n.target) for n in from_recipe.graph.nodes) > 100  # real q/dq ops
+    # Running the observers again on the calibration samples gives the very same int8 grids.
+    from_samples = pt2e.quantize_step_graph(graphs.step, recipe, calibration_set.samples())
+    with torch.no_grad():
+        assert torch.equal(from_samples(*sample), from_recipe(*sample))
     measured = drift.measure_drift(from_recipe, calibration_set, graphs.decode, graphs.schedule, list(range(IMAGES)))
+    print(f"final-image PSNR: report {report['psnr_db']:.2f} dB, PT2E graph {measured.psnr_db:.2f} dB")
     assert abs(measured.psnr_db - report["psnr_db"]) <= TOLERANCE_DB, (measured.psnr_db, report["psnr_db"])
     assert abs(measured.psnr_hole_db - report["psnr_hole_db"]) <= TOLERANCE_DB
-    # With the observers run again on the calibration samples, on the first image.
-    from_samples = pt2e.quantize_step_graph(graphs.step, recipe, calibration_set.samples())
-    first = drift.measure_drift(from_samples, calibration_set, graphs.decode, graphs.schedule, [0])
-    assert abs(first.psnr_db - report["per_image"][0]["psnr_db"]) <= TOLERANCE_DB
 
 
 def test_recipe_run_by_executorch_reproduces_the_reported_psnr(calibrated, tiny_graphs, tmp_path):
-    backend = pytest.importorskip("edge_sdk.backends.executorch.export", reason="the ExecuTorch backend is not installed")
-    from edge_sdk.backends.executorch import ExecuTorchBackend
-    from edge_sdk.backends.executorch.quantize import quantized_step_program
-
-    ok, why = ExecuTorchBackend().runtime_available()
-    if not ok:
-        pytest.skip(f"ExecuTorch runtime unavailable: {why}")
-    import executorch.kernels.quantized  # noqa: F401  (quantized_decomposed kernels outside the delegate)
+    """The PT2E graph exported, lowered to XNNPACK and run by the ExecuTorch runtime."""
+    pytest.importorskip("executorch.exir", reason="ExecuTorch is not installed")
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
     from executorch.runtime import Runtime
 
+    import executorch.kernels.quantized  # noqa: F401  (quantized_decomposed kernels outside the delegate)
+
+    if not Runtime.get().backend_registry.is_available("XnnpackBackend"):
+        pytest.skip("this ExecuTorch runtime has no XnnpackBackend")
     _, _, graphs = tiny_graphs
     recipe = load_recipe(calibrated / "recipe.json")
     report = json.loads((calibrated / "report" / "report.json").read_text())
     calibration_set = _calibration_set(calibrated, recipe)
-    # The backend's own path: time projections folded, the recipe applied by PT2E, lowered to XNNPACK.
-    step, folded = backend.step_with_time_table(graphs)
-    program, _ = quantized_step_program(step, folded, recipe, graphs.example_inputs()["step"])
+    example = calibration_set.sample(0, 0)
+    converted = pt2e.quantize_step_graph(graphs.step, recipe, example_inputs=example)
+    with torch.no_grad():
+        program = torch.export.export(converted, example)
+    edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+    delegates = [n for n in edge.exported_program().graph.nodes if n.op == "call_function" and "call_delegate" in str(n.target)]
+    assert delegates, "nothing was delegated to XNNPACK"
     path = tmp_path / "step.pte"
-    summary = backend.lower_to_file(program, "xnnpack", "int8", path)
-    assert summary["delegated_ops"] > 0
+    with open(path, "wb") as handle:
+        edge.to_executorch().write_to_file(handle)
     method = Runtime.get().load_program(path).load_method("forward")
 
     def executorch_step(x, masked_latents, mask_latent, i):
         return method.execute([x.contiguous(), masked_latents.contiguous(), mask_latent.contiguous(), i.reshape(1)])[0]
 
     measured = drift.measure_drift(executorch_step, calibration_set, graphs.decode, graphs.schedule, list(range(IMAGES)))
+    print(f"final-image PSNR: report {report['psnr_db']:.2f} dB, ExecuTorch {measured.psnr_db:.2f} dB")
     assert abs(measured.psnr_db - report["psnr_db"]) <= TOLERANCE_DB, (measured.psnr_db, report["psnr_db"])
 
 

@@ -13,6 +13,8 @@ from edge_sdk.bundle.errors import BackendUnavailableError
 class CoreMLRunner(Runner):
     """coremltools prediction (macOS 15+ for these iOS 18 ML programs). Not exercised on the Linux CI."""
 
+    index_dtype = torch.int32  # Core ML programs take no int64 inputs
+
     def __init__(self, bundle):
         if sys.platform != "darwin":
             raise BackendUnavailableError(
@@ -26,16 +28,7 @@ class CoreMLRunner(Runner):
         self.inputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["inputs"]] for name in self.models}
         self.outputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["outputs"]] for name in self.models}
 
-    def _run(self, name, *tensors):
+    def run(self, name, *tensors):
         feeds = {key: np.ascontiguousarray(t.detach().cpu().numpy()) for key, t in zip(self.inputs[name], tensors)}
         result = self.models[name].predict(feeds)
         return [torch.from_numpy(np.asarray(result[key], dtype=np.float32)) for key in self.outputs[name]]
-
-    def encode(self, image, mask):
-        return tuple(self._run("encode", image.float(), mask.float()))
-
-    def step(self, x, masked_latents, mask_latent, index):
-        return self._run("step", x.float(), masked_latents.float(), mask_latent.float(), index.to(torch.int32).reshape(1))[0]
-
-    def decode(self, latents):
-        return self._run("decode", latents.float())[0]

@@ -66,6 +66,9 @@ def partitioner_for(delegate: str):
 
 def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Path) -> dict:
     """Lower one exported program and write the `.pte`; returns its delegation summary."""
+    # Registers the out variants of the quantize/dequantize ops an int8 graph keeps outside the delegate
+    # (its int8 position tables); without them `to_executorch` stops at "Missing out variants".
+    import executorch.kernels.quantized  # noqa: F401
     from executorch.exir import to_edge_transform_and_lower
 
     if delegate == "xnnpack":

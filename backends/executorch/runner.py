@@ -16,15 +16,6 @@ class ExecuTorchRunner(Runner):
         self._programs = {name: runtime.load_program(bundle.graph_path(name)) for name in ("encode", "step", "decode")}
         self._methods = {name: program.load_method("forward") for name, program in self._programs.items()}
 
-    def _run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
+    def run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
         # ExecuTorch reads input memory as contiguous whatever the strides: pass contiguous tensors.
         return list(self._methods[name].execute([x.contiguous() for x in inputs]))
-
-    def encode(self, image, mask):
-        return tuple(self._run("encode", image.float(), mask.float()))
-
-    def step(self, x, masked_latents, mask_latent, index):
-        return self._run("step", x.float(), masked_latents.float(), mask_latent.float(), index.to(torch.int64).reshape(1))[0]
-
-    def decode(self, latents):
-        return self._run("decode", latents.float())[0]

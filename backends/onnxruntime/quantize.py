@@ -1,4 +1,11 @@
-"""int8 step graph for ONNX Runtime: `onnxruntime.quantization.quantize_static`, QDQ, symmetric, zero point 0.
+"""int8 step graph for ONNX Runtime: `onnxruntime.quantization.quantize_static`, QDQ.
+
+The grids are the recipe's (those of XNNPACK's int8, which the calibration measured): weights int8, symmetric
+per output channel (zero point 0); activations affine over the recipe's [low, high] range, stored as uint8
+(the form ONNX Runtime's x86 and WebAssembly kernels take). int8 activations would fail to load in ONNX
+Runtime 1.32: it rewrites them to uint8 itself (QDQS8ToU8Transformer) and, after QDQ propagation has added a
+QuantizeLinear behind a Reshape, leaves that node typed int8 with a uint8 zero point ("output_dtype INT8 does
+not match y_zero_point type UINT8").
 
 The recipe decides which layers are int8 and their activation ranges: its layer names are matched to the
 ONNX Conv/Gemm nodes through the exporter's module-path metadata (`pkg.torch.onnx.name_scopes`), and its
@@ -72,13 +79,13 @@ def quantize_step_file(path: Path, recipe, progress: Progress = quiet) -> dict:
             str(quantized),
             calibration_data_reader=None,
             quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8,
+            activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             per_channel=True,
             nodes_to_quantize=nodes,
             calibrate_method=CalibrationMethod.MinMax,
             calibration_cache_path=str(cache),
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
     quantized.replace(path)
     result = onnx.load(str(path))
@@ -87,7 +94,7 @@ def quantize_step_file(path: Path, recipe, progress: Progress = quiet) -> dict:
         if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
             counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return {
-        "tool": "onnxruntime.quantization.quantize_static (QDQ, int8 symmetric, per-channel weights)",
+        "tool": "onnxruntime.quantization.quantize_static (QDQ: per-channel symmetric int8 weights, affine uint8 activations)",
         "int8_nodes": len(nodes),
         # quantize_static has no per-layer weight-only or fp16 choice: those recipe layers stay fp32 here.
         "w8_or_fp16_layers_kept_fp32": recipe.count("w8") + recipe.count("fp16"),

@@ -26,16 +26,7 @@ class OnnxRuntimeRunner(Runner):
             for name in ("encode", "step", "decode")
         }
 
-    def _run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
+    def run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
         session = self.sessions[name]
         feeds = {meta.name: np.ascontiguousarray(x.detach().cpu().numpy()) for meta, x in zip(session.get_inputs(), inputs)}
         return [torch.from_numpy(np.asarray(y)) for y in session.run(None, feeds)]
-
-    def encode(self, image, mask):
-        return tuple(self._run("encode", image.float(), mask.float()))
-
-    def step(self, x, masked_latents, mask_latent, index):
-        return self._run("step", x.float(), masked_latents.float(), mask_latent.float(), index.to(torch.int64).reshape(1))[0]
-
-    def decode(self, latents):
-        return self._run("decode", latents.float())[0]

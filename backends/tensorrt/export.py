@@ -18,35 +18,14 @@ import shlex
 import time
 from pathlib import Path
 
-import torch
-
 from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
 from edge_sdk.backends.graphs import half_step
-from edge_sdk.backends.onnx_files import onnx_bytes, write_file
+from edge_sdk.backends.onnx_files import LEGACY_OPSET, onnx_bytes, write_file
 from edge_sdk.bundle.manifest import io_names
 
 GRAPH_NAMES = ("encode", "step", "decode")
 OPSET = 18  # dynamo exporter (fp16 graphs)
-LEGACY_OPSET = 17  # TorchScript exporter (the Q/DQ step)
 TIMING_CACHE = "timing.cache"
-
-
-def legacy_onnx_bytes(module: torch.nn.Module, args: tuple, input_names, output_names) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    with torch.no_grad():
-        torch.onnx.export(
-            module,
-            args,
-            buffer,
-            dynamo=False,
-            opset_version=LEGACY_OPSET,
-            input_names=list(input_names),
-            output_names=list(output_names),
-            do_constant_folding=True,
-        )
-    return buffer.getvalue()
 
 
 def shape_argument(specs: list[dict]) -> str:
@@ -92,7 +71,7 @@ def export_graphs(graphs, precision: str, recipe, out_dir: Path, *, signatures: 
         progress("step: inserting Q/DQ with nvidia-modelopt from the recipe")
         step, details["quantization"] = modelopt_step(copy.deepcopy(graphs.step).eval(), recipe, inputs["step"], calibration)
         names_in, names_out = io_names(graphs, "step")
-        onnx["step"] = legacy_onnx_bytes(step, inputs["step"], names_in, names_out)
+        onnx["step"] = onnx_bytes(step, inputs["step"], names_in, names_out, legacy=True)
         graph_precisions["step"] = "int8"
         seconds["quantize_step"] = time.perf_counter() - start
     for name in GRAPH_NAMES:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from edge_sdk.model import MoebiusDenoiser, cfg_input_ids, timestep_sinusoid
+from edge_sdk.model import MoebiusDenoiser, cfg_input_ids, timestep_sinusoid, unet_body
 
 
 class TimestepEmbedder(nn.Module):
@@ -64,11 +63,5 @@ class StepDenoiser(nn.Module):
     def forward(self, sample: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
         temb = self.time(i)
         context = self.context() if self.context is not None else None
-        # LambdaUNet.forward after its embeddings: the skip stack is a Python list, unrolled by export.
-        h = self.conv_in(sample)
-        skips = [h]
-        for block in self.down_blocks:
-            h = block(h, temb, context, skips)
-        for block in self.up_blocks:
-            h = block(h, temb, context, skips)
-        return self.conv_out(F.silu(self.conv_norm_out(h)))
+        # The skip stack is a Python list, unrolled by export.
+        return unet_body(self, sample, temb, context)

@@ -18,26 +18,18 @@ from tqdm.auto import tqdm
 
 from edge_sdk.train.checkpointing import CsvLog, load_training_state, save_training_state
 from edge_sdk.train.data import PhotoCrops
+from edge_sdk.vae import PIXELHACKER_VAE_CONFIG
 
 # 8× downsampling to 4 latent channels like PixelHacker's VAE, with far fewer channels (16 at full
 # resolution: convolutions there dominate the cost) and no mid-block attention (a 64×64 self-attention
 # is the costliest part of a small VAE on a phone).
 NANO_VAE_CONFIG = dict(
-    in_channels=3,
-    out_channels=3,
-    latent_channels=4,
+    PIXELHACKER_VAE_CONFIG,
     block_out_channels=(16, 32, 64, 128),
-    down_block_types=("DownEncoderBlock2D",) * 4,
-    up_block_types=("UpDecoderBlock2D",) * 4,
     layers_per_block=1,
-    act_fn="silu",
     norm_num_groups=8,
-    sample_size=512,
     scaling_factor=1.0,
-    force_upcast=False,
     mid_block_add_attention=False,
-    use_quant_conv=True,
-    use_post_quant_conv=True,
 )
 
 
