@@ -22,6 +22,12 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _shown(path: Path) -> str:
+    """A path as the results record it: relative to the repository when inside it (no machine paths)."""
+    repo = RESULTS.parents[1]
+    return str(path.resolve().relative_to(repo)) if path.resolve().is_relative_to(repo) else path.name
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="moebius-0.2b")
@@ -99,7 +105,7 @@ def main(argv=None) -> int:
         "search": report["search"],
         "top_sensitive": report["sensitivity"][:10],
         "per_step_rel_err": report["per_step_rel_err"],
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "options": {k: (_shown(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
     path = args.out / f"{stem}.json"
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
