@@ -62,15 +62,28 @@ def test_int8_step_is_symmetric_qdq_on_the_recipe_layers(bundles):
     }
     assert len(fed_by_dequantize) == len(int8_layers)
     assert not any(n.op_type == "QuantizeLinear" and "time" in n.input[0] for n in quantize)
+    # As in PT2E, only the edge into an int8 layer is quantized: a float op sharing that input (a residual add,
+    # a GroupNorm after a skip concatenation) reads the float tensor. An int8 layer's own output (directly or
+    # through its ReLU) is quantized for every consumer.
+    consumers = {}
+    for n in model.graph.node:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
 
+    def int8_output(tensor):
+        node = producers.get(tensor)
+        node = producers.get(node.input[0]) if node is not None and node.op_type == "Relu" else node
+        return node is not None and node.name in fed_by_dequantize
 
-# The prediction is XNNPACK's arithmetic (PT2E); quantize_static places and rounds its Q/DQ by its own rules
-# on the same per-layer grids. Measured on tiny: 41.2 dB against 43.2 predicted, the same with ONNX Runtime's
-# graph optimizations off (pure QDQ emulation), so the gap is the QDQ placement, not ORT's integer kernels.
-ORT_TOLERANCE_DB = 2.5
+    activation_copies = [n for n in dequantize if n.input[0] not in initializers]
+    for node in activation_copies:
+        source = producers[node.input[0]].input[0]  # DequantizeLinear ← QuantizeLinear ← the tensor
+        if not int8_output(source):
+            assert all(c.name in fed_by_dequantize for c in consumers[node.output[0]]), node.name
+    assert manifest["backend_details"]["quantization"]["float_inputs_rewired"] > 0
 
 
 def test_int8_bundle_drifts_as_the_calibration_predicted(bundles):
     folder = bundles.bundle("onnx", "int8")
     predicted, measured = predicted_and_measured_drift(bundles, edge_sdk.load(folder))
-    assert measured >= predicted - ORT_TOLERANCE_DB, (measured, predicted)
+    assert measured >= predicted - 1.0, (measured, predicted)

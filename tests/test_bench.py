@@ -192,3 +192,20 @@ def test_user_mistakes_end_in_one_line_and_exit_2(arguments, message, tmp_path, 
     assert code == 2
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_probe_child_reports_its_own_peak_memory_not_its_parents():
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from edge_sdk.bench.memory import current_rss_mb, peak_rss_mb
+
+    ballast = np.ones(2**28 // 8 * 6)  # 1.5 GiB resident in this process while the child starts
+    probe = "from edge_sdk.bench.memory import peak_rss_mb; print(peak_rss_mb())"
+    child_peak = float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
+    assert current_rss_mb() > 1500 and peak_rss_mb() > 1500
+    # A Python child that imports the probe module stays far below the parent's 1.5 GiB.
+    assert child_peak < 600, child_peak
+    del ballast

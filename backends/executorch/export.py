@@ -1,13 +1,14 @@
 """ExecuTorch export: each graph → `torch.export` → delegate rewrites → `to_edge_transform_and_lower` → `.pte`.
 
 - XNNPACK (`executorch`): fp32 graphs; int8 bundles have an int8 step (PT2E with the calibration recipe, see
-  `quantize.py`) and fp16 VAE graphs. The step's time projections are folded into a table first (exact;
-  see `_passes/fold_time_projections.py`).
+  `quantize.py`) and fp16 VAE graphs, their convolution filters stored in fp16 (`half_conv_filters.py`).
+  The step's time projections are folded into a table first (exact; see `_passes/fold_time_projections.py`).
 - Core ML delegate (`executorch-coreml`): the same fp32 graphs lowered to Core ML in fp16 for iOS/macOS. It
   exports on Linux; only an Apple build of the runtime can run it.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from torch import nn
 from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
 from edge_sdk.backends.executorch._passes import make_delegable
 from edge_sdk.backends.executorch._passes.fold_time_projections import fold_time_projections
+from edge_sdk.backends.executorch.half_conv_filters import half_conv_filters
 from edge_sdk.bundle.errors import ExportError
 
 GRAPH_NAMES = ("encode", "step", "decode")
@@ -73,7 +75,8 @@ def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Pa
 
     if delegate == "xnnpack":
         program = make_delegable(program)
-    edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for(delegate)])
+    with half_conv_filters() if delegate == "xnnpack" else contextlib.nullcontext():
+        edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for(delegate)])
     summary = delegation_summary(edge.exported_program())
     executorch_program = edge.to_executorch()
     with open(path, "wb") as handle:

@@ -12,7 +12,8 @@ ONNX Conv/Gemm nodes through the exporter's module-path metadata (`pkg.torch.onn
 ranges are handed to ONNX Runtime as a calibration cache (ONNX Runtime's own `TensorsData` format), so no
 calibration data is needed here. Everything else — the timestep path, the λ contractions, the DDIM
 update, and the recipe's w8/fp16 layers (quantize_static has no per-layer choice for them) — stays fp32
-because it is not in `nodes_to_quantize`.
+because it is not in `nodes_to_quantize`, and float ops read float tensors where an int8 layer shares its
+input with them (`_passes/float_consumers_read_float.py`).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_sdk.backends.base import Progress, quiet
+from edge_sdk.backends.onnxruntime._passes.float_consumers_read_float import float_consumers_read_float
 from edge_sdk.bundle.errors import ExportError
 
 QUANTIZABLE_OPS = ("Conv", "Gemm", "MatMul")
@@ -87,8 +89,10 @@ def quantize_step_file(path: Path, recipe, progress: Progress = quiet) -> dict:
             calibration_cache_path=str(cache),
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
+    result = onnx.load(str(quantized))
+    rewired = float_consumers_read_float(result, set(nodes))
+    onnx.save(result, str(quantized))
     quantized.replace(path)
-    result = onnx.load(str(path))
     counts = {}
     for node in result.graph.node:
         if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
@@ -99,5 +103,6 @@ def quantize_step_file(path: Path, recipe, progress: Progress = quiet) -> dict:
         # quantize_static has no per-layer weight-only or fp16 choice: those recipe layers stay fp32 here.
         "w8_or_fp16_layers_kept_fp32": recipe.count("w8") + recipe.count("fp16"),
         "qdq_nodes": counts,
+        "float_inputs_rewired": rewired,
         "recipe_data_hash": recipe.data_hash,
     }

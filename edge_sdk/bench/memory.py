@@ -28,7 +28,19 @@ class MemoryProbeError(EdgeSDKError):
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    """This process's peak resident set in MiB.
+
+    Linux: VmHWM, the high-water mark of this program's own memory. Not ru_maxrss: Linux carries the
+    parent's high-water mark into a child across fork/vfork + exec, so every probe child reported the
+    benchmark process's peak (3133 MB for both 0.2B ExecuTorch rows). Elsewhere ru_maxrss (bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
