@@ -31,9 +31,11 @@ class SubsampledHistogramObserver(HistogramObserver):
 
     def forward(self, x_orig: torch.Tensor) -> torch.Tensor:
         flat = x_orig.detach().reshape(-1)
-        low, high = torch.aminmax(flat) if flat.numel() else (None, None)
-        if flat.numel() <= HISTOGRAM_SAMPLES or not (torch.isfinite(low) and torch.isfinite(high)):
-            return super().forward(x_orig)  # small tensors, and torchao's handling of infinities
+        if flat.numel() <= HISTOGRAM_SAMPLES:
+            return super().forward(x_orig)
+        low, high = torch.aminmax(flat)
+        if not (torch.isfinite(low) and torch.isfinite(high)):
+            return super().forward(x_orig)  # torchao's handling of infinities
         # An odd stride walks through every residue of the power-of-two spatial sizes (no aliasing
         # onto a few pixels or channels).
         sample = flat[:: (flat.numel() // HISTOGRAM_SAMPLES) | 1]
