@@ -32,8 +32,8 @@ MODEL_PRESETS = {
         random=False,
         denoiser_weights="nano_denoiser.safetensors",
         notice=(
-            "model 'nano' is a first, undertrained run (42 CPU-minutes): on held-out photos its fills are still "
-            "worse than a mean-colour fill (benchmarks/results/nano_inpainting.md)"
+            "model 'nano' is still undertrained (94 minutes on a 2-core CPU): on held-out photos its fills are still "
+            "below a mean-colour fill inside the hole (benchmarks/results/nano_inpainting.md)"
         ),
     ),
     "tiny": ModelPreset(config="tiny", vae="tiny", random=True),

@@ -1,11 +1,13 @@
 """The recipe that trained the shipped `nano` model, stage by stage; every stage resumes or is skipped when done.
 
-    python scripts/train_nano.py --photos PHOTO_DIR --run RUN_DIR --vae-minutes 16 --denoiser-minutes 45
+    python scripts/train_nano.py --photos PHOTO_DIR --run RUN_DIR --threads 2 --stop-after vae
+    python scripts/train_nano.py --photos PHOTO_DIR --run RUN_DIR --threads 2 --denoiser-minutes 68
     python scripts/train_nano.py --photos PHOTO_DIR --run RUN_DIR --decoder-minutes 40   # in parallel, once the VAE is exported
 
 Stages: VAE (128 px crops) → VAE folder with a measured scaling factor → latent triples of 256 px
 crops → denoiser at 256 px (32² latents: 4× cheaper per sample than 512 px, which made CPU training
-possible) → positional tables resampled to 512 px → fp16 weights in edge_sdk/weights/.
+possible) → positional tables resampled to 512 px → fp16 weights in edge_sdk/weights/ (the VAE folder is
+written into the run and copied there only at this last stage, so a half-done run never replaces what ships).
 The VAE decoder keeps training (encoder frozen, so the latents stay valid) while the denoiser trains.
 Every `hold_out_every`-th photo (sorted by name) is never used, for held-out evaluation.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -31,10 +34,25 @@ from edge_sdk.vae import load_vae
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "edge_sdk" / "weights"
 TRAIN_IMAGE_SIZE = 256
-VAE_CONFIG = VaeTrainConfig(steps=600, lr=1e-3, checkpoint_every=50)
+VAE_CONFIG = VaeTrainConfig(steps=3600, lr=1e-3, checkpoint_every=100)
+# noise_offset: the official pipeline adds 0.0357 offset noise at inference, so training sees the same.
 DENOISER_CONFIG = TrainConfig(
-    steps=1500, batch_size=8, lr=1e-3, warmup_steps=50, uncond_prob=0.1, ema_decay=0.995, checkpoint_every=25, seed=0
+    steps=4800, batch_size=8, lr=1e-3, warmup_steps=100, uncond_prob=0.1, noise_offset=0.0357, ema_decay=0.998,
+    checkpoint_every=100, seed=0,
 )
+# The denoiser trains in phases on one run (each resumes the previous one's checkpoint): (settings, last step).
+# Phase 1, the task loss alone, left the x̂₀ error at t = 900 as large in the *known* region as in the hole:
+# ε̂ ≈ x_t already makes the ε loss small there, so the model had not learned to read the masked-image
+# latents where sampling starts, and samples filled holes with a generic texture. Phase 2 adds the latent
+# perceptual term (multi-scale L1 on x̂₀, gradient-norm adaptive weight), whose gradient grows with t, and
+# widens the timestep spread (t ≥ 950 is 0.2% of logit-normal(0, 1) draws, 1.2% at std 1.3). Phase 3
+# centres the timesteps on the high-noise steps that fix a fill's colour and layout (median t 730), with a
+# longer cosine so the learning rate stays up for them.
+DENOISER_PHASES = [
+    (dict(), 1200),
+    (dict(perceptual=True, timestep_std=1.3), 3000),
+    (dict(perceptual=True, timestep_mean=1.0, timestep_std=1.3, steps=6000), None),
+]
 # 256 px crops of photos shrunk to 40–80 %: about the scene extent a 512 px crop of the full photo shows.
 LATENT_CROP_SCALE = (0.4, 0.8)
 
@@ -43,21 +61,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=Path, required=True)
     parser.add_argument("--run", type=Path, required=True)
-    parser.add_argument("--vae-minutes", type=float, default=16)
-    parser.add_argument("--denoiser-minutes", type=float, default=45)
-    parser.add_argument("--denoiser-steps", type=int, default=DENOISER_CONFIG.steps)
-    parser.add_argument("--latent-count", type=int, default=1200)
+    parser.add_argument("--vae-minutes", type=float, default=26)
+    parser.add_argument("--denoiser-minutes", type=float, default=56)
+    parser.add_argument("--latent-count", type=int, default=2000)
     parser.add_argument("--hold-out-every", type=int, default=7)
     parser.add_argument("--decoder-minutes", type=float, help="only fine-tune the VAE decoder for this long, then re-export the VAE")
+    parser.add_argument("--stop-after", choices=("vae", "latents"), help="stop once this stage is done")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 when two stages share two cores)")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # shared machine: one thread per job
+    if args.denoiser_minutes <= 0 or args.vae_minutes <= 0:
+        parser.error("--vae-minutes and --denoiser-minutes must be positive")
+    torch.set_num_threads(args.threads)
     args.run.mkdir(parents=True, exist_ok=True)
     train, held = split_photos(list_photos(args.photos), args.hold_out_every)
     print("held out:", ", ".join(p.name for p in held), flush=True)
 
     vae_state = args.run / "vae" / "state.pt"
+    vae_folder = args.run / "nano_vae"
     if args.decoder_minutes:
-        vae_folder = WEIGHTS / "nano_vae"
         factor = json.loads((vae_folder / "config.json").read_text())["scaling_factor"]
         decoder_state = train_vae(
             PhotoCrops(train, 128),
@@ -73,10 +94,11 @@ def main() -> None:
     if not (args.run / "vae" / "done").exists():
         train_vae(PhotoCrops(train, 128), args.run / "vae", VAE_CONFIG, time_budget_s=args.vae_minutes * 60, progress=False)
         (args.run / "vae" / "done").touch()
-    vae_folder = WEIGHTS / "nano_vae"
     if not (vae_folder / "config.json").is_file():
         export_vae_folder(vae_state, vae_folder, PhotoCrops(train, 256, *LATENT_CROP_SCALE))
     print("vae scaling factor", json.loads((vae_folder / "config.json").read_text())["scaling_factor"], flush=True)
+    if args.stop_after == "vae":
+        return
 
     latents_path = args.run / f"latents_{TRAIN_IMAGE_SIZE}.safetensors"
     if latents_path.is_file():
@@ -88,17 +110,34 @@ def main() -> None:
         data = LatentTriples(encode_triples(vae, crops, args.latent_count, np.random.Generator(np.random.PCG64(0)), progress=False))
         data.save(latents_path)
         print(f"encoded {len(data)} triples in {time.monotonic() - started:.0f}s; latent std {data.tensors['latents'].std():.3f}", flush=True)
+    if args.stop_after == "latents":
+        return
 
     config = dataclasses.replace(PRESETS["nano"], image_size=TRAIN_IMAGE_SIZE)
-    trainer = DistillationTrainer(
-        build_denoiser(config), data, dataclasses.replace(DENOISER_CONFIG, steps=args.denoiser_steps), out_dir=args.run / "denoiser"
-    )
-    trainer.train(time_budget_s=args.denoiser_minutes * 60, progress=False)
-    print(f"denoiser stopped at step {trainer.step_count}", flush=True)
-    # The live weights ship: this run's EMA copy (decay 0.995, no warm-up then) still held ~15% of the random init.
-    shipped = transfer_to_image_size(trainer.student, PRESETS["nano"].image_size).eval()
-    export_denoiser(shipped, WEIGHTS / "nano_denoiser.safetensors")
-    print("exported", flush=True)
+    started = time.monotonic()
+    for settings, until_step in DENOISER_PHASES:
+        budget = args.denoiser_minutes * 60 - (time.monotonic() - started)
+        if budget <= 0:
+            break  # the last trainer, resumed and trained, is what ships
+        train_config = dataclasses.replace(DENOISER_CONFIG, **settings)
+        trainer = DistillationTrainer(build_denoiser(config), data, train_config, out_dir=args.run / "denoiser")
+        trainer.train(time_budget_s=budget, until_step=until_step, progress=False)
+        print(f"denoiser phase stopped at step {trainer.step_count}", flush=True)
+    shipped = transfer_to_image_size(trainer.trained_model(), PRESETS["nano"].image_size).eval()
+    export_denoiser(shipped, args.run / "nano_denoiser.safetensors")
+    ship(args.run)
+
+
+def ship(run: Path) -> None:
+    """Copy the run's VAE folder and denoiser into the package (each replaced in one rename)."""
+    shutil.copy2(run / "nano_denoiser.safetensors", WEIGHTS / "nano_denoiser.safetensors.part")
+    (WEIGHTS / "nano_denoiser.safetensors.part").replace(WEIGHTS / "nano_denoiser.safetensors")
+    staged = WEIGHTS / "nano_vae.part"
+    shutil.rmtree(staged, ignore_errors=True)
+    shutil.copytree(run / "nano_vae", staged)
+    shutil.rmtree(WEIGHTS / "nano_vae", ignore_errors=True)
+    staged.replace(WEIGHTS / "nano_vae")
+    print("shipped into", WEIGHTS, flush=True)
 
 
 if __name__ == "__main__":

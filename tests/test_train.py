@@ -93,6 +93,20 @@ def test_resume_continues_the_same_run(tmp_path):
         assert got[name] == pytest.approx(expected[name], rel=1e-5, abs=1e-8), name
 
 
+def test_a_phase_ended_with_until_step_resumes_into_the_same_run(tmp_path):
+    whole = make_trainer(tmp_path / "whole")
+    whole.train(progress=False)
+
+    phase_1 = make_trainer(tmp_path / "phased")
+    phase_1.train(until_step=2, progress=False)
+    assert phase_1.step_count == 2
+    phase_2 = make_trainer(tmp_path / "phased")  # a new trainer, as a later phase with other settings builds
+    phase_2.train(progress=False)
+    assert phase_2.step_count == whole.step_count == 3
+    for key, value in whole.student.state_dict().items():
+        assert torch.equal(phase_2.student.state_dict()[key], value), key
+
+
 def test_task_only_training_writes_log_plot_and_loadable_fp16_weights(tmp_path):
     torch.set_num_threads(1)
     student = build_denoiser(TINY_128, seed=1)

@@ -211,8 +211,10 @@ class DistillationTrainer:
         """The weights to ship: the EMA copy when there is one."""
         return (self.ema if self.ema is not None else self.student).eval()
 
-    def train(self, *, time_budget_s: Optional[float] = None, progress: bool = True) -> Path:
-        """Run to `config.steps` (or the time budget), resuming from out_dir/state.pt; returns the state path."""
+    def train(self, *, time_budget_s: Optional[float] = None, until_step: Optional[int] = None, progress: bool = True) -> Path:
+        """Run to `config.steps` (or `until_step`, or the time budget), resuming from out_dir/state.pt; returns the
+        state path. `until_step` ends a phase early on the same learning-rate schedule, so a later phase with other
+        loss terms resumes from it."""
         if self.out_dir is None:
             raise ValueError("train() needs an out_dir for checkpoints and the log")
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -222,15 +224,16 @@ class DistillationTrainer:
         log = CsvLog(self.out_dir / "log.csv", LOG_COLUMNS, resume_step=self.step_count)
         started = time.monotonic()
         c = self.config
-        with tqdm(total=c.steps, initial=self.step_count, desc="train", disable=not progress) as bar:
-            while self.step_count < c.steps:
+        last = min(c.steps, until_step) if until_step is not None else c.steps
+        with tqdm(total=last, initial=self.step_count, desc="train", disable=not progress) as bar:
+            while self.step_count < last:
                 row = self.step()
                 bar.update(1)
                 bar.set_postfix(loss=f"{row['loss']:.4f}")
                 if self.step_count % c.log_every == 0:
                     log.write({**row, "seconds": time.monotonic() - started})
                 out_of_time = time_budget_s is not None and time.monotonic() - started > time_budget_s
-                if self.step_count % c.checkpoint_every == 0 or self.step_count == c.steps or out_of_time:
+                if self.step_count % c.checkpoint_every == 0 or self.step_count == last or out_of_time:
                     self.save(state_path)
                     plot_log(log.path, self.out_dir / "loss.png", ["loss", "task", "out", "feat", "perc"])
                 if out_of_time:
