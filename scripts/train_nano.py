@@ -7,7 +7,7 @@
 Stages: VAE (128 px crops) → VAE folder with a measured scaling factor → latent triples of 256 px
 crops → denoiser at 256 px (32² latents: 4× cheaper per sample than 512 px, which made CPU training
 possible) → positional tables resampled to 512 px → fp16 weights in edge_sdk/weights/ (the VAE folder is
-written into the run and copied there only at this last stage, so a half-done run never replaces what ships).
+written into the run and copied there only with the denoiser, so a half-done run never replaces what ships).
 The VAE decoder keeps training (encoder frozen, so the latents stay valid) while the denoiser trains.
 Every `hold_out_every`-th photo (sorted by name) is never used, for held-out evaluation.
 """
@@ -90,6 +90,8 @@ def main() -> None:
         )
         export_vae_folder(decoder_state, vae_folder, PhotoCrops(train, 256), scaling_factor=factor)
         print("re-exported the VAE with the fine-tuned decoder", flush=True)
+        if (args.run / "denoiser" / "shipped").exists():  # otherwise the denoiser stage ships it with its weights
+            ship_vae(args.run)
         return
     if not (args.run / "vae" / "done").exists():
         train_vae(PhotoCrops(train, 128), args.run / "vae", VAE_CONFIG, time_budget_s=args.vae_minutes * 60, progress=False)
@@ -124,14 +126,13 @@ def main() -> None:
         trainer.train(time_budget_s=budget, until_step=until_step, progress=False)
         print(f"denoiser phase stopped at step {trainer.step_count}", flush=True)
     shipped = transfer_to_image_size(trainer.trained_model(), PRESETS["nano"].image_size).eval()
-    export_denoiser(shipped, args.run / "nano_denoiser.safetensors")
-    ship(args.run)
+    export_denoiser(shipped, WEIGHTS / "nano_denoiser.safetensors")  # written to a temp file, then renamed
+    (args.run / "denoiser" / "shipped").touch()
+    ship_vae(args.run)
 
 
-def ship(run: Path) -> None:
-    """Copy the run's VAE folder and denoiser into the package (each replaced in one rename)."""
-    shutil.copy2(run / "nano_denoiser.safetensors", WEIGHTS / "nano_denoiser.safetensors.part")
-    (WEIGHTS / "nano_denoiser.safetensors.part").replace(WEIGHTS / "nano_denoiser.safetensors")
+def ship_vae(run: Path) -> None:
+    """Copy the run's VAE folder into the package: staged next to it, so a failed copy leaves the old one whole."""
     staged = WEIGHTS / "nano_vae.part"
     shutil.rmtree(staged, ignore_errors=True)
     shutil.copytree(run / "nano_vae", staged)
