@@ -8,6 +8,7 @@ from typing import Union
 import yaml
 
 from edge_sdk.errors import ConfigError
+from edge_sdk.prediction import PREDICTION_TYPES
 
 # The one UNet variant the official code builds for Moebius; other values are other models.
 OFFICIAL_MODEL_TYPE = "UNet2DLambdaDWConvMixFFNConditionModel_prune_down_mid_up_block_8x8"
@@ -33,9 +34,14 @@ class MoebiusConfig:
     norm_num_groups: int = 32
     mix_mlp_ratio: float = 2.5
     local_window: int = 15  # Local-λ positional kernel size r
+    # Not in the official model (ε, no override): see edge_sdk.prediction. Written to YAML only when set.
+    prediction_type: str = "epsilon"
+    keep_known_latents: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "block_out_channels", tuple(int(c) for c in self.block_out_channels))
+        if self.prediction_type not in PREDICTION_TYPES:
+            raise ConfigError(f"prediction_type {self.prediction_type!r}: use one of {', '.join(PREDICTION_TYPES)}")
         for c in self.block_out_channels:
             if c % self.norm_num_groups or c % self.heads:
                 raise ConfigError(
@@ -92,13 +98,16 @@ class MoebiusConfig:
                 image_size=int(data.get("image_size", 512)),
                 downsample_ratio=int(vae.get("downsample_ratio", 8)),
                 mix_mlp_ratio=float(model.get("mix_mlp_ratio", 2.5)),
+                prediction_type=str(model.get("prediction_type", "epsilon")),
+                keep_known_latents=bool(model.get("keep_known_latents", False)),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: bad value in model section: {exc}") from None
 
     def to_dict(self) -> dict:
-        """The official YAML layout, so a written config loads in the official code too."""
-        return {
+        """The official YAML layout, so a written config loads in the official code too (unless it sets
+        the SDK-only output options, which the official code has no use for)."""
+        document = {
             "data": {"image_size": self.image_size},
             "vae": {"downsample_ratio": self.downsample_ratio, "embed_dim": 4},
             "model": {
@@ -118,6 +127,11 @@ class MoebiusConfig:
                 "mix_mlp_ratio": self.mix_mlp_ratio,
             },
         }
+        if self.prediction_type != "epsilon":
+            document["model"]["prediction_type"] = self.prediction_type
+        if self.keep_known_latents:
+            document["model"]["keep_known_latents"] = True
+        return document
 
 
 PRESETS: dict[str, MoebiusConfig] = {
@@ -125,7 +139,15 @@ PRESETS: dict[str, MoebiusConfig] = {
     "tiny": MoebiusConfig(block_out_channels=(32, 64, 128)),
     # The trained default: tiny's widths with a narrow category context (it is constant per CFG branch,
     # so 3072/768 wide embeddings would only add 2.4M parameters).
-    "nano": MoebiusConfig(block_out_channels=(32, 64, 128), cross_attention_dim=128, encoder_hid_dim=256),
+    # It predicts v and takes the known region from the masked latents (edge_sdk.prediction): a small,
+    # briefly trained model that predicted ε drifted off the known region and mis-coloured its fills.
+    "nano": MoebiusConfig(
+        block_out_channels=(32, 64, 128),
+        cross_attention_dim=128,
+        encoder_hid_dim=256,
+        prediction_type="v_prediction",
+        keep_known_latents=True,
+    ),
 }
 
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edge_sdk.config import MoebiusConfig
+from edge_sdk.prediction import epsilon_at_timesteps, needs_conversion
 
 BN_EPS = 1e-5
 RESNET_GROUPNORM_EPS = 1e-5
@@ -325,7 +326,8 @@ def unet_body(unet: nn.Module, sample: torch.Tensor, temb: torch.Tensor, context
 
 
 class MoebiusDenoiser(nn.Module):
-    """The official `RemovalModel`: category-token embedding + the LλMI UNet; returns ε."""
+    """The official `RemovalModel`: category-token embedding + the LλMI UNet; returns ε (converted from
+    what the network predicts when the config says it predicts something else, see `edge_sdk.prediction`)."""
 
     def __init__(self, config: MoebiusConfig):
         super().__init__()
@@ -336,7 +338,10 @@ class MoebiusDenoiser(nn.Module):
     def forward(self, noisy_latents: torch.Tensor, timesteps, input_ids: torch.Tensor) -> torch.Tensor:
         batch = noisy_latents.shape[0]
         timesteps = torch.as_tensor(timesteps, device=noisy_latents.device).reshape(-1).expand(batch)
-        return self.diff_model(noisy_latents, timesteps, self.embedding_layer(input_ids))
+        output = self.diff_model(noisy_latents, timesteps, self.embedding_layer(input_ids))
+        if needs_conversion(self.config):
+            return epsilon_at_timesteps(output, noisy_latents, timesteps, self.config)
+        return output
 
 
 def category_ids(conditional: bool, tokens: int = 10, device=None) -> torch.Tensor:

@@ -2,13 +2,14 @@
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from edge_sdk.checkpoint import build_denoiser, load_denoiser
 from edge_sdk.cli import main
 from edge_sdk.config import PRESETS
-from edge_sdk.train.data import LatentTriples
+from edge_sdk.train.data import LatentTriples, random_mask
 from edge_sdk.train.export import export_denoiser
 from edge_sdk.train.losses import FeatureProjector, feature_distillation_loss
 from edge_sdk.train.loop import DistillationTrainer, TrainConfig
@@ -170,3 +171,18 @@ def test_transfer_to_a_larger_image_size_keeps_weights_and_resamples_tables():
             assert torch.equal(state_large[key], value), key
     x = torch.randn(1, 9, 32, 32)
     assert large(x, torch.tensor([500]), torch.arange(10)[None]).shape == (1, 4, 32, 32)
+
+
+def test_zoomed_masks_are_windows_of_a_larger_mask_with_wider_holes():
+    from scipy import ndimage
+
+    def depth(mask):  # how far the deepest hole pixel is from the known region
+        return ndimage.distance_transform_edt(mask).max()
+
+    rng = np.random.Generator(np.random.PCG64(0))
+    plain = [random_mask(64, rng, kinds=("box",)) for _ in range(12)]
+    zoomed = [random_mask(64, rng, kinds=("box",), zoom=2) for _ in range(12)]
+    assert all(m.shape == (64, 64) and m.dtype == bool for m in plain + zoomed)
+    assert all(m.mean() >= 0.02 for m in zoomed)  # the window is chosen to hold some hole
+    # Boxes cover a drawn share of the canvas: on a 2× canvas they are about twice as many pixels deep.
+    assert np.mean([depth(m) for m in zoomed]) > 1.5 * np.mean([depth(m) for m in plain])

@@ -1,7 +1,8 @@
 """The denoiser as the step graph runs it: the CFG batch's category ids and the baked timesteps are constants.
 
-`StepDenoiser(sample, i)` returns ε for the CFG batch at retained step `i`. It holds the official
-modules themselves (shared, not copied), so before any rewrite it computes exactly what
+`StepDenoiser(sample, i)` returns the network output (ε for the official model) for the CFG batch at
+retained step `i`. It holds the official modules themselves (shared, not copied), so before any rewrite
+it computes exactly what the network inside
 `MoebiusDenoiser(sample, timesteps[i], cfg_input_ids())` computes. The rewrite passes in
 `edge_sdk.deploy.passes` then swap its parts: the timestep embedder for a table, the category context
 for constants inside each Interactive-λ, the BatchNorms and the Conv3d for foldable equivalents.
@@ -44,7 +45,7 @@ class CategoryContext(nn.Module):
 
 
 class StepDenoiser(nn.Module):
-    """ε of the CFG batch (row 0 unconditional, row 1 conditional) at baked step index i."""
+    """The network output of the CFG batch (row 0 unconditional, row 1 conditional) at baked step index i."""
 
     def __init__(self, denoiser: MoebiusDenoiser, timesteps: torch.Tensor, batch: int = 1):
         super().__init__()

@@ -83,12 +83,24 @@ class PhotoCrops:
         return torch.from_numpy(pixels).permute(0, 3, 1, 2) / 127.5 - 1.0
 
 
-def random_mask(side: int, rng: np.random.Generator, kinds: Sequence[str] = TRAIN_MASK_KINDS) -> np.ndarray:
-    """A bool [side, side] hole from the calibration mask generator (kind and ratio bin drawn by `rng`)."""
+def random_mask(side: int, rng: np.random.Generator, kinds: Sequence[str] = TRAIN_MASK_KINDS, zoom: int = 1) -> np.ndarray:
+    """A bool [side, side] hole from the calibration mask generator (kind and ratio bin drawn by `rng`).
+
+    With `zoom` > 1 the mask is drawn for a zoom·side canvas and a side×side window holding some hole is
+    cut from it: holes as many pixels wide as on the larger image (a model trained on 256 px crops meets
+    512 px holes, twice as many latent cells wide, at inference).
+    """
     from edge_sdk.calibration.masks import generate_mask
 
     kind = kinds[int(rng.integers(len(kinds)))]
-    return generate_mask(side, kind, None, seed=int(rng.integers(2**31))) > 127
+    canvas = generate_mask(side * zoom, kind, None, seed=int(rng.integers(2**31))) > 127
+    if zoom == 1:
+        return canvas
+    corners = range(0, side * (zoom - 1) + 1, side // 4)
+    windows = [(top, left) for top in corners for left in corners]
+    holding = [w for w in windows if canvas[w[0] : w[0] + side, w[1] : w[1] + side].mean() >= 0.02] or windows
+    top, left = holding[int(rng.integers(len(holding)))]
+    return canvas[top : top + side, left : left + side]
 
 
 def latent_mask(mask: torch.Tensor, latent_side: int) -> torch.Tensor:
@@ -97,8 +109,11 @@ def latent_mask(mask: torch.Tensor, latent_side: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def encode_triples(vae, crops: PhotoCrops, count: int, rng: np.random.Generator, batch: int = 4, progress: bool = True) -> dict:
-    """`count` (clean latent, masked latent, latent mask) triples of random crops with random masks."""
+def encode_triples(
+    vae, crops: PhotoCrops, count: int, rng: np.random.Generator, batch: int = 4, progress: bool = True, zooms: Sequence[int] = (1,)
+) -> dict:
+    """`count` (clean latent, masked latent, latent mask) triples of random crops with random masks, each
+    mask drawn at a zoom picked from `zooms` (see `random_mask`)."""
     from tqdm.auto import tqdm
 
     from edge_sdk.vae import encode_mean
@@ -109,7 +124,8 @@ def encode_triples(vae, crops: PhotoCrops, count: int, rng: np.random.Generator,
         while sum(len(x) for x in latents) < count:
             n = min(batch, count - sum(len(x) for x in latents))
             images = crops.batch(n, rng)
-            holes = torch.from_numpy(np.stack([random_mask(crops.crop, rng) for _ in range(n)])).float()[:, None]
+            drawn = [random_mask(crops.crop, rng, zoom=zooms[int(rng.integers(len(zooms)))]) for _ in range(n)]
+            holes = torch.from_numpy(np.stack(drawn)).float()[:, None]
             latents.append(encode_mean(vae, images))
             masked.append(encode_mean(vae, images * (1 - holes)))
             masks.append(latent_mask(holes, side))

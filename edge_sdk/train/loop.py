@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from edge_sdk.model import category_ids
+from edge_sdk.prediction import task_loss_weight
 from edge_sdk.sampling import make_scheduler
 from edge_sdk.train.checkpointing import CsvLog, load_training_state, plot_log, save_training_state
 from edge_sdk.train.data import LatentTriples
@@ -160,7 +161,8 @@ class DistillationTrainer:
         model_input = torch.cat([noisy, batch["mask_latent"], batch["masked_latents"]], dim=1)
         with _autocast(self.device):
             eps = self.student(model_input, t, ids)
-            terms = {"task": task_loss(eps, noise)}
+            # Weighted so the MSE is that of what the network predicts (ε or v), see edge_sdk.prediction.
+            terms = {"task": task_loss(eps, noise, task_loss_weight(self.alphas_cumprod[t], self.student.config))}
             if self.teacher is not None:
                 with torch.no_grad():
                     eps_teacher = self.teacher(model_input, t, ids)

@@ -4,14 +4,19 @@ All work on latents only; no VAE decode happens in the training loop.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
-def task_loss(eps_student: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """ε-prediction MSE against the noise that was actually added."""
-    return F.mse_loss(eps_student.float(), noise.float())
+def task_loss(eps_student: torch.Tensor, noise: torch.Tensor, weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """ε-prediction MSE against the noise that was actually added; `weight` scales each sample's MSE."""
+    if weight is None:
+        return F.mse_loss(eps_student.float(), noise.float())
+    per_sample = (eps_student.float() - noise.float()).pow(2).flatten(1).mean(1)
+    return (weight.float() * per_sample).mean()
 
 
 def output_distillation_loss(eps_student: torch.Tensor, eps_teacher: torch.Tensor) -> torch.Tensor:

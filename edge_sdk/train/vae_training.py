@@ -13,6 +13,7 @@ from typing import Optional
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from diffusers import AutoencoderKL
 from tqdm.auto import tqdm
 
@@ -45,8 +46,33 @@ class VaeTrainConfig:
     # Decoder-only fine-tuning keeps the encoder, hence the latent space and its scaling factor, fixed:
     # it can run while a denoiser trains on latents from the same encoder.
     decoder_only: bool = False
+    # Share of decoder inputs replaced by box-smoothed latents (radius 1–5 cells, up to a box hole's width)
+    # with the image smoothed to match. Left alone, the decoder paints the average of grass latents brown,
+    # and an undertrained denoiser's fill is such an average: with this it paints it the grass's green.
+    smoothed_latent_share: float = 0.0
     checkpoint_every: int = 200
     log_every: int = 10
+
+
+def box_smooth(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean over a size×size window (odd size) at every position, edges replicated; separable."""
+    pad = size // 2
+    x = F.avg_pool2d(F.pad(x, (pad, pad, 0, 0), mode="replicate"), (1, size), stride=1)
+    return F.avg_pool2d(F.pad(x, (0, 0, pad, pad), mode="replicate"), (size, 1), stride=1)
+
+
+def smooth_some(
+    latents: torch.Tensor, images: torch.Tensor, share: float, generator: torch.Generator, factor: int = 8, max_radius: int = 5
+):
+    """Replace a random `share` of the (latent, image) pairs by both smoothed over the same extent."""
+    latents, images = latents.clone(), images.clone()
+    for i in range(len(latents)):
+        if float(torch.rand((), generator=generator)) >= share:
+            continue
+        radius = int(torch.randint(1, max_radius + 1, (), generator=generator))
+        latents[i : i + 1] = box_smooth(latents[i : i + 1], 2 * radius + 1)
+        images[i : i + 1] = box_smooth(images[i : i + 1], factor * (2 * radius + 1) - 1)
+    return latents, images
 
 
 def vae_loss(vae: AutoencoderKL, images: torch.Tensor, config: VaeTrainConfig, generator: torch.Generator) -> tuple[torch.Tensor, dict]:
@@ -54,6 +80,8 @@ def vae_loss(vae: AutoencoderKL, images: torch.Tensor, config: VaeTrainConfig, g
         with torch.no_grad():
             posterior = vae.encode(images).latent_dist
         latents = posterior.mean  # what the decoder gets at inference: denoised latents, not samples
+        if config.smoothed_latent_share:
+            latents, images = smooth_some(latents, images, config.smoothed_latent_share, generator)
     else:
         posterior = vae.encode(images).latent_dist
         latents = posterior.mean + posterior.std * torch.randn(posterior.mean.shape, generator=generator)
