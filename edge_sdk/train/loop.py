@@ -16,8 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from edge_sdk.model import category_ids
-from edge_sdk.prediction import task_loss_weight
-from edge_sdk.sampling import make_scheduler
+from edge_sdk.prediction import alphas_cumprod, task_loss_weight
 from edge_sdk.train.checkpointing import CsvLog, load_training_state, plot_log, save_training_state
 from edge_sdk.train.data import LatentTriples
 from edge_sdk.train.features import FeatureTap, feature_channels
@@ -86,7 +85,7 @@ class DistillationTrainer:
         self.data = data
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.generator = torch.Generator().manual_seed(config.seed)
-        self.alphas_cumprod = make_scheduler().alphas_cumprod.to(self.device)
+        self.alphas_cumprod = alphas_cumprod().to(self.device)  # the same table the model converts with
         self.tokens = student.config.context_tokens
         # Copied before any hook is attached, so the EMA model carries none.
         self.ema = copy.deepcopy(self.student).eval().requires_grad_(False) if config.ema_decay > 0 else None
