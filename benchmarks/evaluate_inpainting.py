@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from edge_sdk.calibration.masks import generate_mask
+from edge_sdk.hole_fill import pyramid_fill
 from edge_sdk.pipeline import InpaintPipeline
 from edge_sdk.train.data import list_photos, split_photos
 
@@ -55,20 +56,29 @@ def telea_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(filled[..., ::-1])
 
 
+def pyramid_fill_image(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The pull-push fill `hole_fill: pyramid` models start from (edge_sdk.hole_fill), with no model."""
+    pixels = torch.from_numpy(image.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    filled = pyramid_fill(pixels, torch.from_numpy(hole)[None, None].float())
+    return ((filled[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).byte().numpy()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=Path, required=True)
     parser.add_argument("--model", default="nano")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--guidance", type=float, default=2.5)
+    parser.add_argument("--strength", type=float, help="default: the model's")
     parser.add_argument("--hold-out-every", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
-    parser.add_argument("--pictures", type=Path, help="also write result panels (truth | mean | Telea | model) here")
+    parser.add_argument("--pictures", type=Path, help="also write result panels (truth | mean | Telea | pyramid | model) here")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     _, held = split_photos(list_photos(args.photos), args.hold_out_every)
     pipe = InpaintPipeline.from_preset(args.model)
+    strength = pipe.default_strength if args.strength is None else args.strength
     rows = []
     for p_index, path in enumerate(held):
         truth_image = evaluation_crop(path)
@@ -76,19 +86,21 @@ def main() -> None:
         for m_index, (kind, ratio_bin) in enumerate(MASKS):
             hole = generate_mask(SIDE, kind, ratio_bin, seed=1000 * p_index + m_index) > 127
             started = time.perf_counter()
-            model = np.asarray(pipe(truth_image, hole, steps=args.steps, guidance_scale=args.guidance, seed=p_index, progress=False))
+            model = np.asarray(
+                pipe(truth_image, hole, steps=args.steps, guidance_scale=args.guidance, strength=strength, seed=p_index, progress=False)
+            )
             seconds = time.perf_counter() - started
-            fills = {"mean": mean_fill(truth, hole), "telea": telea_fill(truth, hole), args.model: model}
+            fills = {"mean": mean_fill(truth, hole), "telea": telea_fill(truth, hole), "pyramid": pyramid_fill_image(truth, hole), args.model: model}
             row = {"photo": path.name, "mask": kind, "hole": float(hole.mean()), "seconds": seconds}
             row.update({f"psnr_{name}": hole_psnr(fill, truth, hole) for name, fill in fills.items()})
             rows.append(row)
             print(json.dumps(row), flush=True)
             if args.pictures:
                 args.pictures.mkdir(parents=True, exist_ok=True)
-                panel = np.concatenate([truth, fills["mean"], fills["telea"], model], axis=1)
+                panel = np.concatenate([truth, fills["mean"], fills["telea"], fills["pyramid"], model], axis=1)
                 Image.fromarray(panel).save(args.pictures / f"{path.stem}_{kind}.jpg", quality=85)
 
-    methods = ["mean", "telea", args.model]
+    methods = ["mean", "telea", "pyramid", args.model]
     summary = {}
     for kind in ["all"] + [k for k, _ in MASKS]:
         selected = [r for r in rows if kind == "all" or r["mask"] == kind]
@@ -98,6 +110,7 @@ def main() -> None:
         "model": args.model,
         "steps": args.steps,
         "guidance": args.guidance,
+        "strength": strength,
         "machine": f"{platform.machine()} CPU, torch threads {args.threads}",
         "held_out_photos": [p.name for p in held],
         "crop": f"short side {SHORT_SIDE}px, centre {SIDE}²",
@@ -111,19 +124,21 @@ def main() -> None:
     lines = [
         f"# Held-out inpainting quality: `{args.model}`",
         "",
-        f"PSNR (dB) inside the hole, {len(held)} held-out photos × {len(MASKS)} masks, {args.steps} steps, guidance {args.guidance}. "
-        f"Written by `benchmarks/evaluate_inpainting.py`; mean = the hole filled with the mean colour of the known pixels; "
-        f"Telea = OpenCV `INPAINT_TELEA`, radius {TELEA_RADIUS}.",
+        f"PSNR (dB) inside the hole, {len(held)} held-out photos × {len(MASKS)} masks, {args.steps} steps, guidance {args.guidance}, "
+        f"strength {strength}. Written by `benchmarks/evaluate_inpainting.py`; mean = the hole filled with the mean colour of the "
+        f"known pixels; Telea = OpenCV `INPAINT_TELEA`, radius {TELEA_RADIUS}; pyramid = the pull-push fill of "
+        f"`edge_sdk/hole_fill.py` alone (what a `hole_fill: pyramid` model is conditioned on and starts from).",
         "",
-        f"| masks | mean fill | Telea | {args.model} | {args.model} − mean |",
-        "| --- | --- | --- | --- | --- |",
+        f"| masks | mean fill | Telea | pyramid | {args.model} | {args.model} − mean |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for kind, s in summary.items():
-        lines.append(f"| {kind} | {s['mean']:.2f} | {s['telea']:.2f} | {s[args.model]:.2f} | {s['gain_over_mean_db']:+.2f} |")
-    lines += ["", "| photo | mask | hole | mean | Telea | " + args.model + " |", "| --- | --- | --- | --- | --- | --- |"]
+        lines.append(f"| {kind} | {s['mean']:.2f} | {s['telea']:.2f} | {s['pyramid']:.2f} | {s[args.model]:.2f} | {s['gain_over_mean_db']:+.2f} |")
+    lines += ["", "| photo | mask | hole | mean | Telea | pyramid | " + args.model + " |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(
-            f"| {r['photo']} | {r['mask']} | {r['hole']:.1%} | {r['psnr_mean']:.2f} | {r['psnr_telea']:.2f} | {r['psnr_' + args.model]:.2f} |"
+            f"| {r['photo']} | {r['mask']} | {r['hole']:.1%} | {r['psnr_mean']:.2f} | {r['psnr_telea']:.2f} | {r['psnr_pyramid']:.2f} "
+            f"| {r['psnr_' + args.model]:.2f} |"
         )
     (args.out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out / stem}.json and .md")

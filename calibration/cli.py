@@ -27,7 +27,7 @@ def add_calibrate_command(commands, add_model_arguments, make_pipeline) -> None:
     parser.add_argument("--steps-per-image", type=int, default=10, help="recorded steps per image, spread over the trajectory (default 10)")
     parser.add_argument("--steps", type=int, default=20, help="the deployment's DDIM steps (default 20)")
     parser.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
-    parser.add_argument("--strength", type=float, default=1.0, help="the deployment's strength (default 1.0)")
+    parser.add_argument("--strength", type=float, help="the deployment's strength (default: the model's, 1.0 but for nano)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated masks and the noise (default 0)")
     parser.add_argument("--observer", choices=sorted(OBSERVERS), default="mse", help="activation range observer (default mse)")
     parser.add_argument("--target-psnr", type=float, default=35.0, help="final-image PSNR against fp32 to meet, dB (default 35)")
@@ -45,6 +45,7 @@ def add_calibrate_command(commands, add_model_arguments, make_pipeline) -> None:
 def cmd_calibrate(args, make_pipeline) -> None:
     from edge_sdk.calibration.calibrate import CalibrationOptions, calibrate
     from edge_sdk.calibration.dataset import default_cache_dir
+    from edge_sdk.cli import model_strength
 
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
@@ -56,7 +57,7 @@ def cmd_calibrate(args, make_pipeline) -> None:
         num_images=args.num_images,
         steps_per_image=args.steps_per_image,
         steps=args.steps,
-        strength=args.strength,
+        strength=model_strength(args) if args.strength is None else args.strength,
         guidance_scale=args.guidance,
         seed=args.seed,
         images_dir=args.images,

@@ -273,9 +273,12 @@ def model_digest(*modules: torch.nn.Module) -> str:
     return hasher.hexdigest()
 
 
-def data_hash(model_hash: str, images: Sequence[CalibrationImage], settings: RecordSettings, timesteps: Sequence[int]) -> str:
+def data_hash(model_hash: str, config, images: Sequence[CalibrationImage], settings: RecordSettings, timesteps: Sequence[int]) -> str:
+    """The cache key of a recording. `config` (a MoebiusConfig) counts too: its output and hole-fill options
+    change what the same weights compute."""
     hasher = hashlib.sha256(f"moebius-edge calibration set v{FORMAT_VERSION}".encode())
     hasher.update(model_hash.encode())
+    hasher.update(json.dumps(config.to_dict(), sort_keys=True).encode())
     for item in images:
         hasher.update(item.digest().encode())
     hasher.update(json.dumps({"settings": settings.to_dict(), "timesteps": list(timesteps)}, sort_keys=True).encode())
@@ -330,7 +333,7 @@ def record(
                 holes.append(item.mask.to(torch.uint8))
                 trajectories.append(torch.cat(trajectory))
     return CalibrationSet(
-        data_hash=data_hash(model_hash, images, settings, timesteps),
+        data_hash=data_hash(model_hash, graphs.config, images, settings, timesteps),
         settings=settings,
         timesteps=timesteps,
         names=names,
@@ -354,7 +357,7 @@ def load_or_record(
 ) -> tuple[CalibrationSet, bool]:
     """The cached set for these inputs, or a fresh recording saved to the cache. Returns (set, was_cached):
     `sample_step` (see `record`) runs only when the set is recorded, not when it comes from the cache."""
-    key = data_hash(model_hash, images, settings, graphs.timesteps)
+    key = data_hash(model_hash, graphs.config, images, settings, graphs.timesteps)
     if cache_dir is not None:
         folder = Path(cache_dir) / key
         if (folder / _META).is_file() and (folder / _TENSORS).is_file():

@@ -31,20 +31,39 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vae", type=Path, help="diffusers VAE folder (config.json + weights), needed with --checkpoint")
 
 
+STRENGTH_HELP = (
+    "1.0 starts from pure noise; the official 0.99 keeps a trace of the original; a model with a filled hole "
+    "starts from the fill (default: the model's, 1.0 but for nano)"
+)
+
+
 def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=20, help="DDIM steps (default 20)")
     parser.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
-    parser.add_argument("--strength", type=float, default=1.0, help="1.0 starts from pure noise; the official 0.99 keeps a trace of the original (default 1.0)")
+    parser.add_argument("--strength", type=float, help=STRENGTH_HELP)
     parser.add_argument("--seed", type=int, default=0)
 
 
+def model_strength(args) -> float:
+    """The strength a run without --strength uses: the model preset's (1.0 for checkpoints and random presets)."""
+    from edge_sdk.presets import DEFAULT_MODEL, MODEL_PRESETS
+
+    preset = MODEL_PRESETS.get(args.model or DEFAULT_MODEL)
+    return preset.strength if preset is not None and args.checkpoint is None else 1.0
+
+
 def _check_sampling_arguments(args) -> None:
+    given = args.strength is not None
+    if not given:
+        args.strength = model_strength(args)
     if args.steps < 1:
         raise EdgeSDKError(f"--steps must be at least 1, got {args.steps}")
     if not 0 < args.strength <= 1:
         raise EdgeSDKError(f"--strength must be in (0, 1], got {args.strength}")
     if int(args.steps * args.strength) < 1:
-        raise EdgeSDKError(f"--strength {args.strength} keeps no step out of {args.steps}")
+        if given:
+            raise EdgeSDKError(f"--strength {args.strength} keeps no step out of {args.steps}")
+        raise EdgeSDKError(f"the model runs {args.strength} of the steps, none of --steps {args.steps}: pass more --steps or --strength 1")
 
 
 def _pipeline(args):

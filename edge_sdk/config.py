@@ -8,6 +8,7 @@ from typing import Union
 import yaml
 
 from edge_sdk.errors import ConfigError
+from edge_sdk.hole_fill import HOLE_FILLS
 from edge_sdk.prediction import PREDICTION_TYPES
 
 # The one UNet variant the official code builds for Moebius; other values are other models.
@@ -34,14 +35,18 @@ class MoebiusConfig:
     norm_num_groups: int = 32
     mix_mlp_ratio: float = 2.5
     local_window: int = 15  # Local-λ positional kernel size r
-    # Not in the official model (ε, no override): see edge_sdk.prediction. Written to YAML only when set.
+    # Not in the official model (ε, no override, zeroed hole): see edge_sdk.prediction and
+    # edge_sdk.hole_fill. Written to YAML only when set.
     prediction_type: str = "epsilon"
     keep_known_latents: bool = False
+    hole_fill: str = "zero"
 
     def __post_init__(self):
         object.__setattr__(self, "block_out_channels", tuple(int(c) for c in self.block_out_channels))
         if self.prediction_type not in PREDICTION_TYPES:
             raise ConfigError(f"prediction_type {self.prediction_type!r}: use one of {', '.join(PREDICTION_TYPES)}")
+        if self.hole_fill not in HOLE_FILLS:
+            raise ConfigError(f"hole_fill {self.hole_fill!r}: use one of {', '.join(HOLE_FILLS)}")
         for c in self.block_out_channels:
             if c % self.norm_num_groups or c % self.heads:
                 raise ConfigError(
@@ -100,6 +105,7 @@ class MoebiusConfig:
                 mix_mlp_ratio=float(model.get("mix_mlp_ratio", 2.5)),
                 prediction_type=str(model.get("prediction_type", "epsilon")),
                 keep_known_latents=bool(model.get("keep_known_latents", False)),
+                hole_fill=str(data.get("hole_fill", "zero")),
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: bad value in model section: {exc}") from None
@@ -131,6 +137,8 @@ class MoebiusConfig:
             document["model"]["prediction_type"] = self.prediction_type
         if self.keep_known_latents:
             document["model"]["keep_known_latents"] = True
+        if self.hole_fill != "zero":
+            document["data"]["hole_fill"] = self.hole_fill
         return document
 
 
@@ -141,12 +149,15 @@ PRESETS: dict[str, MoebiusConfig] = {
     # so 3072/768 wide embeddings would only add 2.4M parameters).
     # It predicts v and takes the known region from the masked latents (edge_sdk.prediction): a small,
     # briefly trained model that predicted ε drifted off the known region and mis-coloured its fills.
+    # Its encoder sees the hole pre-filled from the surroundings (edge_sdk.hole_fill): it could not carry
+    # colour into the middle of a big box on its own.
     "nano": MoebiusConfig(
         block_out_channels=(32, 64, 128),
         cross_attention_dim=128,
         encoder_hid_dim=256,
         prediction_type="v_prediction",
         keep_known_latents=True,
+        hole_fill="pyramid",
     ),
 }
 

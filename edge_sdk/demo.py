@@ -29,8 +29,9 @@ def before_after(image: Image.Image, hole: np.ndarray, result: Image.Image) -> I
     return canvas
 
 
-def run_demo(pipe, out_dir, *, steps=20, guidance_scale=2.5, strength=1.0, seed=0) -> Path:
-    """Inpaint every sample; returns the path of the Markdown report."""
+def run_demo(pipe, out_dir, *, steps=20, guidance_scale=2.5, strength=None, seed=0) -> Path:
+    """Inpaint every sample (strength None: the model's default); returns the path of the Markdown report."""
+    strength = pipe.default_strength if strength is None else strength
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -2,7 +2,8 @@
 
 Every deployed backend is measured against this. It follows the official pipeline (§8 of the
 architecture notes) with two deliberate differences: the VAE posterior mean instead of a sample
-(deterministic), and strength 1.0 by default (0.99 leaves ~12% of the removed object in the start latent).
+(deterministic), and strength 1.0 by default (0.99 leaves ~12% of the removed object in the start latent;
+a preset may set its own: `nano` starts half-way from its filled hole).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from PIL import Image
 from edge_sdk.checkpoint import load_denoiser
 from edge_sdk.config import MoebiusConfig, resolve_config
 from edge_sdk.imaging import ImageLike
+from edge_sdk.hole_fill import masked_image, start_latents
 from edge_sdk.inpainting import inpaint_any_size
 from edge_sdk.model import MoebiusDenoiser
 from edge_sdk.presets import DEFAULT_MODEL, MODEL_PRESETS, RANDOM_WEIGHTS_NOTICE
@@ -30,9 +32,18 @@ def latent_mask(mask: torch.Tensor, latent_side: int) -> torch.Tensor:
 
 class InpaintPipeline:
     def __init__(
-        self, denoiser: MoebiusDenoiser, vae, *, name: str = "custom", random_weights: bool = False, model_notice: Optional[str] = None
+        self,
+        denoiser: MoebiusDenoiser,
+        vae,
+        *,
+        name: str = "custom",
+        random_weights: bool = False,
+        model_notice: Optional[str] = None,
+        default_strength: float = 1.0,
     ):
         self.denoiser = denoiser.eval()
+        # The strength a call without one uses: 1.0 (from pure noise) unless the model says otherwise.
+        self.default_strength = default_strength
         self.vae = resolve_vae(vae)
         self.name = name
         self.random_weights = random_weights
@@ -61,7 +72,13 @@ class InpaintPipeline:
         weights, vae_dir = preset.packaged(preset.denoiser_weights), preset.packaged(preset.vae)
         if not weights.is_file() or not (vae_dir / "config.json").is_file():
             raise CheckpointError(f"model {name!r}: its packaged weights are missing from {weights.parent} (reinstall moebius-edge)")
-        return cls(load_denoiser(weights, preset.config), resolve_vae(vae_dir).float(), name=name, model_notice=preset.notice)
+        return cls(
+            load_denoiser(weights, preset.config),
+            resolve_vae(vae_dir).float(),
+            name=name,
+            model_notice=preset.notice,
+            default_strength=preset.strength,
+        )
 
     @classmethod
     def from_files(
@@ -86,12 +103,15 @@ class InpaintPipeline:
         progress: bool = False,
     ) -> torch.Tensor:
         """image [1,3,S,S] in [-1,1] + mask [1,1,S,S] in {0,1} + noise → image [1,3,S,S] in [0,1]."""
-        masked_latents = encode_mean(self.vae, image * (1 - mask))
-        clean_latents = encode_mean(self.vae, image) if strength < 1 else None
+        masked_latents = encode_mean(self.vae, masked_image(image, mask, self.config.hole_fill))
+        mask_latent = latent_mask(mask, self.config.sample_size)
+        clean_latents = None
+        if strength < 1:
+            clean_latents = start_latents(encode_mean(self.vae, image), masked_latents, mask_latent, self.config.hole_fill)
         latents = sample_latents(
             self.denoiser,
             masked_latents=masked_latents,
-            mask_latent=latent_mask(mask, self.config.sample_size),
+            mask_latent=mask_latent,
             noise=noise,
             clean_latents=clean_latents,
             steps=steps,
@@ -108,10 +128,12 @@ class InpaintPipeline:
         *,
         steps: int = 20,
         guidance_scale: float = 2.5,
-        strength: float = 1.0,
+        strength: Optional[float] = None,
         seed: int = 0,
         progress: bool = True,
     ) -> Image.Image:
+        strength = self.default_strength if strength is None else strength
+
         def generate(square_image, square_mask, noise):
             return self.generate_square(
                 square_image,

@@ -20,6 +20,7 @@ class ModelPreset:
     random: bool
     denoiser_weights: Optional[str] = None
     notice: Optional[str] = None  # told to the user on every run (e.g. a model still short of its quality bar)
+    strength: float = 1.0  # what its runs use unless told otherwise (see InpaintPipeline.default_strength)
 
     def packaged(self, name: str) -> Path:
         return PACKAGED_WEIGHTS / name
@@ -31,18 +32,21 @@ MODEL_PRESETS = {
         vae="nano_vae",
         random=False,
         denoiser_weights="nano_denoiser.safetensors",
+        # Its hole is pre-filled (edge_sdk.hole_fill), so half the steps from the fill keep the fill's colours
+        # and add detail; from pure noise its big-box fills drift to a generic texture.
+        strength=0.5,
         notice=(
-            "model 'nano' is still undertrained (about 3 hours on a 2-core CPU): on held-out photos it beats a "
-            "mean-colour fill by 3.6 dB in brush strokes but only 0.5 dB in large boxes, which it fills with a generic "
-            "texture (benchmarks/results/nano_inpainting.md)"
+            "model 'nano' is a small model trained for about 5 hours on a 2-core CPU: it continues the colours around "
+            "the hole but not their texture (benchmarks/results/nano_inpainting.md); pass --checkpoint and --vae with "
+            "the official weights for full quality"
         ),
     ),
     "tiny": ModelPreset(config="tiny", vae="tiny", random=True),
     "moebius-0.2b": ModelPreset(config="moebius-0.2b", vae="pixelhacker", random=True),
 }
-# Becomes "nano" once nano beats a mean-colour fill by 2 dB on held-out photos with box and with stroke masks
-# (so far: strokes +3.6 dB, boxes +0.5 dB) and fills the bundled samples with recognisable scenery.
-DEFAULT_MODEL = "tiny"
+# nano beats a mean-colour fill by 2 dB on held-out photos with box and with stroke masks (boxes +2.95 dB,
+# strokes +5.66 dB: benchmarks/results/nano_inpainting.md), the bar for the default.
+DEFAULT_MODEL = "nano"
 OFFICIAL_CONFIG = "moebius-0.2b"
 
 RANDOM_WEIGHTS_NOTICE = (

@@ -45,7 +45,7 @@ DENOISER_CONFIG = TrainConfig(
     checkpoint_every=100, seed=0,
 )
 # The denoiser trains in phases on one run (each resumes the previous one's checkpoint):
-# (training settings, model output settings, latent set, last step).
+# (training settings, model output and conditioning settings over the preset's, latent set, last step).
 # Phase 1, the task loss alone, left the x̂₀ error at t = 900 as large in the *known* region as in the hole:
 # ε̂ ≈ x_t already makes the ε loss small there, so the model had not learned to read the masked-image
 # latents where sampling starts, and samples filled holes with a generic texture. Phase 2 adds the latent
@@ -56,20 +56,28 @@ DENOISER_CONFIG = TrainConfig(
 # latents; edge_sdk.prediction) after sampling showed x̂₀ drifting off the known region and ε-prediction
 # too imprecise at t ≥ 900, with a restarted cosine learning rate. Phase 5 goes on with half the masks
 # drawn at twice the size (`LATENT_SETS`): at 512 px box holes are twice as many latent cells wide as on
-# the 256 px training crops, and phase 4's fills were good in strokes but generic in big boxes.
-EPSILON_OUTPUT = dict(prediction_type="epsilon", keep_known_latents=False)
+# the 256 px training crops, and phase 4's fills were good in strokes but generic in big boxes. Phase 6
+# switches the conditioning to the preset's pyramid-filled hole (edge_sdk.hole_fill): deep inside a big box
+# the model's first x̂₀ was still near the training-set average, while the fill alone, through the VAE, is
+# 3.3 dB above a mean-colour fill there. The learning rate restarts higher for the new input.
+ZEROED_HOLE = dict(hole_fill="zero")
+EPSILON_OUTPUT = dict(ZEROED_HOLE, prediction_type="epsilon", keep_known_latents=False)
 PHASE_4 = dict(perceptual=True, timestep_mean=0.5, timestep_std=1.3, steps=12000, lr=6e-4)
+PHASE_6 = dict(PHASE_4, steps=20500, lr=1e-3)
 DENOISER_PHASES = [
     (dict(), EPSILON_OUTPUT, "crops", 1200),
     (dict(perceptual=True, timestep_std=1.3), EPSILON_OUTPUT, "crops", 3000),
     (dict(perceptual=True, timestep_mean=1.0, timestep_std=1.3, steps=6000), EPSILON_OUTPUT, "crops", 5704),
-    (PHASE_4, dict(), "crops", 8600),
-    (PHASE_4, dict(), "crops with big holes", None),
+    (PHASE_4, ZEROED_HOLE, "crops", 8600),
+    (PHASE_4, ZEROED_HOLE, "crops with big holes", 12000),
+    (PHASE_6, dict(), "big holes, pyramid-filled", None),
 ]
-# Latent triples per phase: the file, how each mask's zoom is drawn (`random_mask`), the RNG seed.
+# Latent triples per phase: the file, how each mask's zoom is drawn (`random_mask`), the RNG seed, and
+# what the encoder saw in the hole (`MoebiusConfig.hole_fill`).
 LATENT_SETS = {
-    "crops": (f"latents_{TRAIN_IMAGE_SIZE}.safetensors", (1,), 0),
-    "crops with big holes": (f"latents_{TRAIN_IMAGE_SIZE}_zoom12.safetensors", (1, 2), 1),
+    "crops": (f"latents_{TRAIN_IMAGE_SIZE}.safetensors", (1,), 0, "zero"),
+    "crops with big holes": (f"latents_{TRAIN_IMAGE_SIZE}_zoom12.safetensors", (1, 2), 1, "zero"),
+    "big holes, pyramid-filled": (f"latents_{TRAIN_IMAGE_SIZE}_zoom12_pyramid.safetensors", (1, 2), 2, "pyramid"),
 }
 # 256 px crops of photos shrunk to 40–80 %: about the scene extent a 512 px crop of the full photo shows.
 LATENT_CROP_SCALE = (0.4, 0.8)
@@ -144,7 +152,7 @@ def main() -> None:
 def latent_triples(run: Path, name: str, photos: list, vae_folder: Path, count: int) -> LatentTriples:
     """The named set of latent triples, encoded into the run folder the first time (the encoder is frozen after
     the VAE stage, so every set stays valid while the decoder is fine-tuned)."""
-    file_name, zooms, seed = LATENT_SETS[name]
+    file_name, zooms, seed, hole_fill = LATENT_SETS[name]
     path = run / file_name
     if path.is_file():
         return LatentTriples.load(path)
@@ -152,7 +160,7 @@ def latent_triples(run: Path, name: str, photos: list, vae_folder: Path, count: 
     vae = load_vae(vae_folder).float()
     crops = PhotoCrops(photos, TRAIN_IMAGE_SIZE, *LATENT_CROP_SCALE)
     rng = np.random.Generator(np.random.PCG64(seed))
-    data = LatentTriples(encode_triples(vae, crops, count, rng, progress=False, zooms=zooms))
+    data = encode_triples(vae, crops, count, rng, progress=False, zooms=zooms, hole_fill=hole_fill)
     data.save(path)
     print(f"encoded {len(data)} triples ({name}) in {time.monotonic() - started:.0f}s; latent std {data.tensors['latents'].std():.3f}", flush=True)
     return data

@@ -4,6 +4,7 @@ calibration, and the cached calibration set.
 
 One calibration run is shared by the module (it takes most of this file's time).
 """
+import dataclasses
 import json
 import math
 
@@ -212,10 +213,13 @@ def test_calibration_set_is_cached_by_content(tiny_graphs, tmp_path):
     with torch.no_grad():
         assert torch.allclose(graphs.step(x, masked, mask_latent, i), first.trajectories[0, 1][None], atol=1e-5)
     # Anything that changes the data changes the key.
-    other_seed = dataset.data_hash(model_hash, dataset.load_images(None, None, 1, graphs.config.image_size, seed=1), settings, graphs.timesteps)
-    other_steps = dataset.data_hash(model_hash, images, dataset.RecordSettings(steps=STEPS, steps_per_image=3), graphs.timesteps)
-    other_model = dataset.data_hash("0" * 64, images, settings, graphs.timesteps)
-    assert len({first.data_hash, other_seed, other_steps, other_model}) == 4
+    config = graphs.config
+    other_seed = dataset.data_hash(model_hash, config, dataset.load_images(None, None, 1, config.image_size, seed=1), settings, graphs.timesteps)
+    other_steps = dataset.data_hash(model_hash, config, images, dataset.RecordSettings(steps=STEPS, steps_per_image=3), graphs.timesteps)
+    other_model = dataset.data_hash("0" * 64, config, images, settings, graphs.timesteps)
+    # Same weights, another hole fill: the encode graph's latents differ, so must the key.
+    other_fill = dataset.data_hash(model_hash, dataclasses.replace(config, hole_fill="pyramid"), images, settings, graphs.timesteps)
+    assert len({first.data_hash, other_seed, other_steps, other_model, other_fill}) == 5
 
 
 def test_user_masks_are_matched_by_name(tmp_path):

@@ -21,7 +21,7 @@ def run_cli(capsys, *argv):
 
 def assert_user_error(capsys, tmp_path, fragment, *argv):
     out = tmp_path / "out.png"
-    code, err = run_cli(capsys, "inpaint", *argv, "-o", out, "--steps", "1")
+    code, err = run_cli(capsys, "inpaint", *argv, "-o", out, "--steps", "2")
     lines = [line for line in err.splitlines() if line.startswith("moebius-edge: error")]
     assert code == 2
     assert len(lines) == 1 and fragment in lines[0], err
@@ -33,7 +33,7 @@ def test_inpaint_writes_the_output(tmp_path, capsys):
     out = tmp_path / "result.png"
     code, err = run_cli(capsys, "inpaint", IMAGE, MASK, "-o", out, "--steps", "2", "--seed", "1")
     assert code == 0
-    assert "random weights" in err  # the tiny default says plainly that its pictures mean nothing
+    assert "small model" in err and "random weights" not in err  # the trained nano default, which says what it is
     assert Image.open(out).size == Image.open(IMAGE).size
     assert [p.name for p in tmp_path.iterdir()] == ["result.png"]
 
@@ -106,7 +106,7 @@ def test_official_files_run_end_to_end(tmp_path, capsys, reference_dir):
 
 
 def test_bad_output_extension(tmp_path, capsys):
-    code, err = run_cli(capsys, "inpaint", IMAGE, MASK, "-o", tmp_path / "out.txt", "--steps", "1")
+    code, err = run_cli(capsys, "inpaint", IMAGE, MASK, "-o", tmp_path / "out.txt", "--steps", "2")
     assert code == 2 and "must end in one of" in err
     assert list(tmp_path.iterdir()) == []
 
@@ -125,3 +125,20 @@ def _write_tiny_vae(folder):
     from edge_sdk.vae import build_vae
 
     build_vae("tiny").save_pretrained(folder)
+
+
+def test_the_model_decides_the_strength_a_run_without_one_uses():
+    from argparse import Namespace
+
+    from edge_sdk.cli import model_strength
+    from edge_sdk.presets import MODEL_PRESETS
+
+    assert model_strength(Namespace(model="nano", checkpoint=None)) == MODEL_PRESETS["nano"].strength < 1
+    assert model_strength(Namespace(model="tiny", checkpoint=None)) == 1.0
+    assert model_strength(Namespace(model=None, checkpoint="official.bin")) == 1.0  # official weights: from noise
+
+
+def test_too_few_steps_for_the_model_strength_is_a_one_line_error(tmp_path, capsys):
+    code, err = run_cli(capsys, "inpaint", IMAGE, MASK, "-o", tmp_path / "out.png", "--steps", "1")  # nano runs half of them
+    assert code == 2 and "pass more --steps or --strength 1" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -186,3 +186,22 @@ def test_zoomed_masks_are_windows_of_a_larger_mask_with_wider_holes():
     assert all(m.mean() >= 0.02 for m in zoomed)  # the window is chosen to hold some hole
     # Boxes cover a drawn share of the canvas: on a 2× canvas they are about twice as many pixels deep.
     assert np.mean([depth(m) for m in zoomed]) > 1.5 * np.mean([depth(m) for m in plain])
+
+
+def test_latent_triples_keep_their_hole_fill_and_the_trainer_checks_it(tmp_path):
+    from safetensors.torch import save_file
+
+    from edge_sdk.errors import ConfigError
+
+    zeroed = random_triples()
+    filled = LatentTriples(zeroed.tensors, "pyramid")
+    filled.save(tmp_path / "filled.safetensors")
+    assert LatentTriples.load(tmp_path / "filled.safetensors").hole_fill == "pyramid"
+    save_file(zeroed.tensors, str(tmp_path / "older.safetensors"))  # written before files carried the fill
+    assert LatentTriples.load(tmp_path / "older.safetensors").hole_fill == "zero"
+    pyramid_model = dataclasses.replace(TINY_128, hole_fill="pyramid")
+    with pytest.raises(ConfigError, match="hole_fill 'zero' but the student config has 'pyramid'"):
+        DistillationTrainer(build_denoiser(pyramid_model), zeroed, TrainConfig(steps=1))
+    with pytest.raises(ConfigError, match="the teacher config has 'zero'"):
+        DistillationTrainer(build_denoiser(pyramid_model), filled, TrainConfig(steps=1), teacher=build_denoiser(TINY_128))
+    assert DistillationTrainer(build_denoiser(pyramid_model), filled, TrainConfig(steps=1)).data is filled

@@ -22,6 +22,7 @@ def _stderr_progress():
 
 def add_export_command(commands, add_model_arguments) -> None:
     from edge_sdk.backends.registry import backend_names
+    from edge_sdk.cli import STRENGTH_HELP
 
     p = commands.add_parser("export", help="export the model as a bundle for one backend (ExecuTorch, Core ML, TensorRT, ONNX Runtime)")
     add_model_arguments(p)
@@ -32,7 +33,7 @@ def add_export_command(commands, add_model_arguments) -> None:
     source.add_argument("--calibrate", action="store_true", help="int8: calibrate now on the bundled sample photos (the default without --recipe)")
     p.add_argument("--steps", type=int, default=20, help="DDIM steps baked into the bundle (default 20)")
     p.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
-    p.add_argument("--strength", type=float, default=1.0, help="1.0 starts from noise (default); 0.99 is the official value")
+    p.add_argument("--strength", type=float, help=STRENGTH_HELP)
     p.add_argument("-o", "--output", type=Path, required=True, help="bundle directory to create (must not exist)")
     p.set_defaults(handler=cmd_export)
 
@@ -162,7 +163,7 @@ def inpaint_with_bundle(args) -> None:
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
     bundle = load(args.bundle)
     baked = {"--steps": (args.steps, len(bundle.timesteps)), "--guidance": (args.guidance, bundle.manifest.get("guidance_scale")), "--strength": (args.strength, bundle.manifest.get("strength"))}
-    defaults = {"--steps": 20, "--guidance": 2.5, "--strength": 1.0}
+    defaults = {"--steps": 20, "--guidance": 2.5, "--strength": None}  # what is left when the flag is not given
     for flag, (asked, value) in baked.items():
         if asked != defaults[flag] and asked != value:
             raise EdgeSDKError(f"{flag} {asked} differs from the bundle's baked value {value}: export a bundle with it")

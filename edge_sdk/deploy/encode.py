@@ -2,8 +2,10 @@
 
 forward(image [B,3,512,512] in [−1,1], mask [B,1,512,512] float {0,1}, 1 = hole) →
 (masked_latents [B,4,64,64], mask_latent [B,1,64,64]) and, when the run starts from the image
-(strength < 1), clean_latents [B,4,64,64] too. Latents are scaled by the VAE factor.
-Deterministic: the posterior mean, where the official pipeline draws `.sample()`.
+(strength < 1), clean_latents [B,4,64,64] too: the image's latents, with the fill's inside the hole
+when the hole is filled (edge_sdk.hole_fill.start_latents). Latents are scaled by the VAE factor.
+Deterministic: the posterior mean, where the official pipeline draws `.sample()`. The hole is zeroed or
+filled as the model's config says (edge_sdk.hole_fill), inside the graph, so runners pass the raw image.
 """
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL
 from torch import nn
 
+from edge_sdk.hole_fill import masked_image, start_latents
+
 
 class EncodeGraph(nn.Module):
-    def __init__(self, vae: AutoencoderKL, with_clean_latents: bool):
+    def __init__(self, vae: AutoencoderKL, with_clean_latents: bool, hole_fill: str = "zero"):
         super().__init__()
         # The VAE's own encoder modules, exported as they are (shared with `vae`, not copied).
         self.encoder = vae.encoder
@@ -22,6 +26,7 @@ class EncodeGraph(nn.Module):
         self.scaling_factor = float(vae.config.scaling_factor)
         self.latent_channels = int(vae.config.latent_channels)
         self.with_clean_latents = with_clean_latents
+        self.hole_fill = hole_fill
 
     def posterior_mean(self, image: torch.Tensor) -> torch.Tensor:
         moments = self.encoder(image)
@@ -30,9 +35,9 @@ class EncodeGraph(nn.Module):
         return moments[:, : self.latent_channels] * self.scaling_factor
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor):
-        masked_latents = self.posterior_mean(image * (1 - mask))
+        masked_latents = self.posterior_mean(masked_image(image, mask, self.hole_fill))
         # Nearest picks the top-left pixel of every 8×8 cell, as the official pipeline does.
         mask_latent = F.interpolate(mask, size=masked_latents.shape[-2:], mode="nearest")
         if not self.with_clean_latents:
             return masked_latents, mask_latent
-        return masked_latents, mask_latent, self.posterior_mean(image)
+        return masked_latents, mask_latent, start_latents(self.posterior_mean(image), masked_latents, mask_latent, self.hole_fill)

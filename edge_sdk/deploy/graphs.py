@@ -57,7 +57,7 @@ class DeployGraphs:
         vae = resolve_vae(vae)
         schedule = ddim_schedule(steps, strength)
         return cls(
-            encode=EncodeGraph(vae, with_clean_latents=not schedule.starts_from_noise).eval(),
+            encode=EncodeGraph(vae, with_clean_latents=not schedule.starts_from_noise, hole_fill=denoiser.config.hole_fill).eval(),
             step=build_step(denoiser.eval(), schedule, guidance_scale, optimize=optimize),
             decode=DecodeGraph(vae).eval(),
             schedule=schedule,

@@ -88,7 +88,8 @@ def cmd_train_vae(args) -> None:
         print(f"wrote {args.export}")
 
 
-def _load_or_encode_latents(args):
+def _load_or_encode_latents(args, hole_fill: str):
+    """The --latents file, or triples encoded from --photos with --vae the way the student is conditioned."""
     import numpy as np
 
     from edge_sdk.train.data import LatentTriples, PhotoCrops, encode_triples
@@ -102,7 +103,7 @@ def _load_or_encode_latents(args):
     vae = load_vae(args.vae).float()
     crops = PhotoCrops(_training_photos(args.photos, args.hold_out_every), 512)
     rng = np.random.Generator(np.random.PCG64(args.seed))
-    triples = LatentTriples(encode_triples(vae, crops, args.count, rng))
+    triples = encode_triples(vae, crops, args.count, rng, hole_fill=hole_fill)
     triples.save(args.latents)
     print(f"wrote {args.latents} ({len(triples)} crops)")
     return triples
@@ -125,8 +126,8 @@ def cmd_train(args) -> None:
     if args.student_feature and args.teacher is None:
         raise EdgeSDKError("feature distillation (--student-feature) needs a --teacher")
     torch.set_num_threads(args.threads)
-    data = _load_or_encode_latents(args)
     student = load_denoiser(args.init, args.student)
+    data = _load_or_encode_latents(args, student.config.hole_fill)
     if data.latent_side != student.config.sample_size:
         raise EdgeSDKError(f"{args.latents} holds {data.latent_side}² latents; the student needs {student.config.sample_size}²")
     teacher = load_denoiser(args.teacher_checkpoint, args.teacher) if args.teacher else None

@@ -110,12 +110,21 @@ def latent_mask(mask: torch.Tensor, latent_side: int) -> torch.Tensor:
 
 @torch.no_grad()
 def encode_triples(
-    vae, crops: PhotoCrops, count: int, rng: np.random.Generator, batch: int = 4, progress: bool = True, zooms: Sequence[int] = (1,)
-) -> dict:
+    vae,
+    crops: PhotoCrops,
+    count: int,
+    rng: np.random.Generator,
+    batch: int = 4,
+    progress: bool = True,
+    zooms: Sequence[int] = (1,),
+    hole_fill: str = "zero",
+) -> "LatentTriples":
     """`count` (clean latent, masked latent, latent mask) triples of random crops with random masks, each
-    mask drawn at a zoom picked from `zooms` (see `random_mask`)."""
+    mask drawn at a zoom picked from `zooms` (see `random_mask`), the hole zeroed or filled as the model to
+    be trained expects (`MoebiusConfig.hole_fill`)."""
     from tqdm.auto import tqdm
 
+    from edge_sdk.hole_fill import masked_image
     from edge_sdk.vae import encode_mean
 
     latents, masked, masks = [], [], []
@@ -127,18 +136,27 @@ def encode_triples(
             drawn = [random_mask(crops.crop, rng, zoom=zooms[int(rng.integers(len(zooms)))]) for _ in range(n)]
             holes = torch.from_numpy(np.stack(drawn)).float()[:, None]
             latents.append(encode_mean(vae, images))
-            masked.append(encode_mean(vae, images * (1 - holes)))
+            masked.append(encode_mean(vae, masked_image(images, holes, hole_fill)))
             masks.append(latent_mask(holes, side))
             bar.update(n)
-    return {"latents": torch.cat(latents), "masked_latents": torch.cat(masked), "mask_latent": torch.cat(masks)}
+    return LatentTriples({"latents": torch.cat(latents), "masked_latents": torch.cat(masked), "mask_latent": torch.cat(masks)}, hole_fill)
 
 
 class LatentTriples:
-    """Precomputed triples in memory; batches with optional horizontal flips (flipping all three together)."""
+    """Precomputed triples in memory; batches with optional horizontal flips (flipping all three together).
+
+    `hole_fill` says what the encoder saw in the hole (`MoebiusConfig.hole_fill`): a model trained on them
+    must be conditioned the same way. Saved in the file's metadata; files without it were zero-filled.
+    """
 
     KEYS = ("latents", "masked_latents", "mask_latent")
 
-    def __init__(self, tensors: dict):
+    def __init__(self, tensors: dict, hole_fill: str = "zero"):
+        from edge_sdk.hole_fill import HOLE_FILLS
+
+        if hole_fill not in HOLE_FILLS:
+            raise DataError(f"latent hole_fill {hole_fill!r}: use one of {', '.join(HOLE_FILLS)}")
+        self.hole_fill = hole_fill
         missing = [k for k in self.KEYS if k not in tensors]
         if missing:
             raise DataError(f"latent file lacks {', '.join(missing)}")
@@ -149,14 +167,16 @@ class LatentTriples:
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "LatentTriples":
-        from safetensors import SafetensorError
+        from safetensors import SafetensorError, safe_open
         from safetensors.torch import load_file
 
         path = Path(path)
         if not path.is_file():
             raise DataError(f"latent file not found: {path}")
         try:
-            return cls(load_file(str(path)))
+            with safe_open(str(path), "pt") as handle:
+                metadata = handle.metadata() or {}
+            return cls(load_file(str(path)), metadata.get("hole_fill", "zero"))
         except (SafetensorError, OSError, ValueError) as exc:
             raise DataError(f"{path} is not a readable safetensors file: {exc}") from None
 
@@ -165,7 +185,7 @@ class LatentTriples:
 
         path = Path(path)
         tmp = path.with_name(path.name + ".part")
-        save_file({k: v.contiguous() for k, v in self.tensors.items()}, str(tmp))
+        save_file({k: v.contiguous() for k, v in self.tensors.items()}, str(tmp), metadata={"hole_fill": self.hole_fill})
         tmp.replace(path)
 
     def __len__(self) -> int:

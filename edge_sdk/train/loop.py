@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 from tqdm.auto import tqdm
 
+from edge_sdk.errors import ConfigError
 from edge_sdk.model import category_ids
 from edge_sdk.prediction import alphas_cumprod, task_loss_weight
 from edge_sdk.train.checkpointing import CsvLog, load_training_state, plot_log, save_training_state
@@ -78,6 +79,12 @@ class DistillationTrainer:
         out_dir: Optional[Path] = None,
         device: Optional[torch.device] = None,
     ):
+        for role, model in (("student", student), ("teacher", teacher)):
+            if model is not None and model.config.hole_fill != data.hole_fill:
+                raise ConfigError(
+                    f"the latent triples were encoded with hole_fill {data.hole_fill!r} but the {role} config has "
+                    f"{model.config.hole_fill!r}: encode them again for this model"
+                )
         self.config = config
         self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.student = student.to(self.device).train()
