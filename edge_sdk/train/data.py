@@ -168,15 +168,15 @@ class LatentTriples:
     @classmethod
     def load(cls, path: Union[str, Path]) -> "LatentTriples":
         from safetensors import SafetensorError, safe_open
-        from safetensors.torch import load_file
 
         path = Path(path)
         if not path.is_file():
             raise DataError(f"latent file not found: {path}")
         try:
-            with safe_open(str(path), "pt") as handle:
-                metadata = handle.metadata() or {}
-            return cls(load_file(str(path)), metadata.get("hole_fill", "zero"))
+            with safe_open(str(path), "pt") as handle:  # one read for the metadata and the tensors
+                hole_fill = (handle.metadata() or {}).get("hole_fill", "zero")
+                tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            return cls(tensors, hole_fill)
         except (SafetensorError, OSError, ValueError) as exc:
             raise DataError(f"{path} is not a readable safetensors file: {exc}") from None
 
