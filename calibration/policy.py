@@ -137,8 +137,8 @@ def _matches(name: str, pattern: str) -> bool:
 
 
 # By class name: the deploy passes' rewritten λ layers live in edge_sdk.deploy, the originals in edge_sdk.model.
-_LOCAL_LAMBDA_TYPES = ("LocalLambda", "LocalLambdaConv2d")
-_LAMBDA_TYPES = _LOCAL_LAMBDA_TYPES + ("InteractiveLambda", "FoldedInteractiveLambda")
+_LOCAL_LAMBDA_TYPES = ("LocalLambda", "LocalLambdaConv2d", "MapLocalLambda")
+_LAMBDA_TYPES = _LOCAL_LAMBDA_TYPES + ("InteractiveLambda", "FoldedInteractiveLambda", "MapInteractiveLambda")
 
 
 def _lambda_layers(modules: dict) -> Iterable[str]:

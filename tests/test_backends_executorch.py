@@ -72,6 +72,34 @@ def test_half_conv_filters_is_scoped_to_its_block():
     assert _node_visitor_dict[CONVOLUTION] is stock  # restored, even after an error
 
 
+def test_layout_round_trips_is_scoped_to_its_block():
+    import executorch.backends.xnnpack._passes as xnnpack_passes
+
+    from edge_sdk.backends.executorch.layout_round_trips import without_layout_round_trips
+
+    stock = xnnpack_passes.RemoveRedundantCopyPass
+    with pytest.raises(RuntimeError, match="inside"):
+        with without_layout_round_trips():
+            assert xnnpack_passes.RemoveRedundantCopyPass is not stock
+            raise RuntimeError("inside")
+    assert xnnpack_passes.RemoveRedundantCopyPass is stock
+
+
+# XNNPACK transposes in one run of the tiny step graph (ETDump), with the LλMI blocks on channels-last maps and
+# the token ↔ map round trips removed. Before (tokens between every λ layer, stock layout pass): 1,291 per step
+# for the 0.2B model, 5.8% of the int8 step's time (benchmarks/results/moebius-0.2b-cpu-2core).
+STEP_TRANSPOSE_BOUND = {"fp32": 120, "int8": 160}
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_step_graph_keeps_few_transposes(bundles, precision):
+    from step_profile import step_profile
+
+    calls = step_profile(bundles.bundle("executorch", precision), runs=1)["calls"]
+    transposes = sum(n for kind, n in calls.items() if kind.startswith("Transpose"))
+    assert 0 < transposes <= STEP_TRANSPOSE_BOUND[precision], {k: n for k, n in calls.items() if k.startswith("Transpose")}
+
+
 def test_int8_bundle_drifts_as_the_calibration_predicted(bundles):
     predicted, measured = predicted_and_measured_drift(bundles, edge_sdk.load(bundles.bundle("executorch", "int8")))
     assert measured >= predicted - 1.0, (measured, predicted)

@@ -150,3 +150,70 @@ def test_fp16_graph_stays_fp16_and_in_one_xnnpack_subgraph(rewritten, tmp_path):
         expected = module(*inputs)
     for got, want in zip(outputs, expected):
         assert got.dtype == torch.float32 and relative_error(got, want) < 1e-2
+
+
+class TokensBetweenConvolutions(nn.Module):
+    """conv → tokens → linear (+ residual) → map → conv: the token ↔ map round trips of the deploy graphs."""
+
+    def __init__(self):
+        super().__init__()
+        self.before, self.linear, self.after = nn.Conv2d(8, 16, 3, padding=1), nn.Linear(16, 16), nn.Conv2d(16, 8, 3, padding=1)
+
+    def forward(self, x):
+        h = self.before(x)
+        b, c, height, width = h.shape
+        tokens = h.permute(0, 2, 3, 1).reshape(b, height * width, c)
+        tokens = self.linear(tokens) + tokens
+        return self.after(tokens.reshape(b, height, width, c).permute(0, 3, 1, 2))
+
+
+def run_lowered(program, inputs, path, skip_round_trips: bool, counts: list):
+    import contextlib
+
+    from executorch.exir import to_edge_transform_and_lower
+    from executorch.runtime import Runtime
+
+    from edge_sdk.backends.executorch.export import partitioner_for
+    from edge_sdk.backends.executorch.layout_round_trips import without_layout_round_trips
+
+    with without_layout_round_trips(counts) if skip_round_trips else contextlib.nullcontext():
+        edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for("xnnpack")])
+    with open(path, "wb") as handle:
+        edge.to_executorch().write_to_file(handle)
+    return Runtime.get().load_program(path).load_method("forward").execute(list(inputs))[0]
+
+
+@pytest.mark.parametrize("int8", [False, True], ids=["fp32", "int8"])
+def test_layout_round_trips_become_reshapes_with_the_same_result(int8, tmp_path):
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    torch.manual_seed(0)
+    module, inputs = TokensBetweenConvolutions().eval(), (torch.randn(2, 8, 12, 12),)
+    if int8:  # int8 convolutions and linear: the round trips carry quantize/dequantize pairs
+        quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+        prepared = prepare_pt2e(torch.export.export(module, inputs).module(), quantizer)
+        prepared(*inputs)
+        module = convert_pt2e(prepared)
+    program = torch.export.export(module, inputs)
+    counts = []
+    stock = run_lowered(program, inputs, tmp_path / "stock.pte", False, counts)
+    skipped = run_lowered(program, inputs, tmp_path / "skipped.pte", True, counts)
+    assert counts == [2]  # map → tokens and tokens → map
+    assert torch.equal(skipped, stock)  # a transpose pair and a reshape move the same bytes
+
+
+def test_channel_mean_becomes_a_delegated_convolution():
+    from edge_sdk.backends.executorch._passes.channel_mean_as_convolution import mean_dim
+
+    class ChannelMean(nn.Module):
+        def forward(self, x):
+            return x.mean(dim=1, keepdim=True), x.mean(dim=(2, 3), keepdim=True)
+
+    x = torch.randn(2, 24, 5, 7)
+    program = make_delegable(torch.export.export(ChannelMean(), (x,)))
+    means = [node for node in program.graph.nodes if node.target == torch.ops.aten.mean.dim]
+    assert [list(node.args[1]) for node in means] == [[2, 3]]  # the spatial mean is XNNPACK's own op
+    got = program.module()(x)
+    assert relative_error(got[0], x.mean(dim=1, keepdim=True)) < 1e-6 and torch.equal(got[1], x.mean(dim=(2, 3), keepdim=True))
+    assert mean_dim(x, [1], keepdim=False) is NotImplemented  # only what the deploy graphs use is rewritten

@@ -15,15 +15,17 @@ from edge_sdk.deploy.passes import (
     fold_batch_norm,
     fold_interactive_lambda_context,
     fold_timestep_embedding,
+    lambda_blocks_on_maps,
     local_lambda_conv3d_to_conv2d,
     optimize_step_denoiser,
 )
 from edge_sdk.deploy.passes.fold_interactive_lambda_context import FoldedInteractiveLambda
 from edge_sdk.deploy.passes.fold_timestep_embedding import TimestepEmbeddingTable
+from edge_sdk.deploy.passes.lambda_blocks_on_maps import MapInteractiveLambda, MapLocalLambda, MapTransformer
 from edge_sdk.deploy.passes.local_lambda_conv3d_to_conv2d import LocalLambdaConv2d
 from edge_sdk.deploy.schedule import ddim_schedule
 from edge_sdk.deploy.step_denoiser import StepDenoiser
-from edge_sdk.model import DepthwiseSeparableConv, InteractiveLambda, LocalLambda, cfg_input_ids
+from edge_sdk.model import DepthwiseSeparableConv, InteractiveLambda, LocalLambda, Transformer, cfg_input_ids
 
 EXACT = 1e-12  # float64
 
@@ -93,6 +95,31 @@ def test_local_lambda_conv3d_to_conv2d_is_exact(step64):
             assert rel(after[name](x), before(x)) < EXACT, name
 
 
+def test_lambda_blocks_on_maps_is_exact(step64):
+    folded = fold_batch_norm(local_lambda_conv3d_to_conv2d(fold_interactive_lambda_context(copy.deepcopy(step64))))
+    before = modules_of(folded, Transformer)
+    rewritten = lambda_blocks_on_maps(copy.deepcopy(folded))
+    after = modules_of(rewritten, MapTransformer)
+    assert len(after) == len(before) == 15 and not modules_of(rewritten, Transformer)
+    assert len(modules_of(rewritten, MapLocalLambda)) == len(modules_of(rewritten, MapInteractiveLambda)) == 15
+    with torch.no_grad():
+        for j, (name, original) in enumerate(before.items()):
+            channels = original.proj_in.in_channels
+            side = math.isqrt(original.transformer_blocks[0].attn2.position_embedding.shape[0])
+            x = random_map(channels, side, j)
+            assert rel(after[name](x), original(x, None)) < EXACT, name
+    # The position convolution is factored into one-hot row shifts and r×1 columns: each tap reads r channels.
+    local = next(iter(modules_of(rewritten, MapLocalLambda).values()))
+    r = local.pos_conv.kernel_size[0]
+    assert local.pos_shift.weight.sum() == local.pos_shift.out_channels and local.pos_conv.in_channels == local.pos_conv.groups * r
+
+
+def test_lambda_blocks_on_maps_needs_the_batch_norm_fold(step64):
+    unfolded = local_lambda_conv3d_to_conv2d(fold_interactive_lambda_context(copy.deepcopy(step64)))
+    with pytest.raises(ValueError, match="after fold_batch_norm"):
+        lambda_blocks_on_maps(unfolded)
+
+
 def test_fold_timestep_embedding_is_exact(step64):
     rewritten = fold_timestep_embedding(copy.deepcopy(step64))
     assert isinstance(rewritten.time, TimestepEmbeddingTable)
@@ -107,11 +134,14 @@ def test_optimize_rewrites_a_copy(step64):
     before = {k: v.clone() for k, v in step64.state_dict().items()}
     optimized = optimize_step_denoiser(step64)
     kinds = {type(m) for m in optimized.modules()}
-    assert not kinds & {LocalLambda, InteractiveLambda, nn.Conv3d, nn.Embedding, nn.BatchNorm1d, nn.BatchNorm2d}
+    replaced = {LocalLambda, InteractiveLambda, LocalLambdaConv2d, FoldedInteractiveLambda, Transformer}
+    assert not kinds & (replaced | {nn.Conv3d, nn.Embedding, nn.BatchNorm1d, nn.BatchNorm2d})
     after = step64.state_dict()
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
     # Running a pass again changes nothing.
-    again = fold_batch_norm(local_lambda_conv3d_to_conv2d(fold_timestep_embedding(fold_interactive_lambda_context(optimized))))
+    again = lambda_blocks_on_maps(
+        fold_batch_norm(local_lambda_conv3d_to_conv2d(fold_timestep_embedding(fold_interactive_lambda_context(optimized))))
+    )
     assert [type(m) for m in again.modules()] == [type(m) for m in optimized.modules()]
 
 

@@ -20,6 +20,7 @@ from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
 from edge_sdk.backends.executorch._passes import make_delegable
 from edge_sdk.backends.executorch._passes.fold_time_projections import fold_time_projections
 from edge_sdk.backends.executorch.half_conv_filters import half_conv_filters
+from edge_sdk.backends.executorch.layout_round_trips import without_layout_round_trips
 from edge_sdk.bundle.errors import ExportError
 
 GRAPH_NAMES = ("encode", "step", "decode")
@@ -66,6 +67,13 @@ def partitioner_for(delegate: str):
     return CoreMLPartitioner(compile_specs=specs)
 
 
+@contextlib.contextmanager
+def xnnpack_serialization():
+    """Our changes to how XNNPACK lowers a program: fp16 filters kept fp16, no token ↔ map transposes."""
+    with half_conv_filters(), without_layout_round_trips():
+        yield
+
+
 def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Path) -> dict:
     """Lower one exported program and write the `.pte`; returns its delegation summary."""
     # Registers the out variants of the quantize/dequantize ops an int8 graph keeps outside the delegate
@@ -75,7 +83,7 @@ def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Pa
 
     if delegate == "xnnpack":
         program = make_delegable(program)
-    with half_conv_filters() if delegate == "xnnpack" else contextlib.nullcontext():
+    with xnnpack_serialization() if delegate == "xnnpack" else contextlib.nullcontext():
         edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for(delegate)])
     summary = delegation_summary(edge.exported_program())
     executorch_program = edge.to_executorch()

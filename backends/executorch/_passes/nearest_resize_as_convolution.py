@@ -1,15 +1,16 @@
-"""Nearest resizing by an integer factor as a depthwise convolution with a kernel of ones (exact).
+"""Nearest resizing by an integer factor with ops XNNPACK delegates (exact); XNNPACK has no nearest resize.
 
-- 2× up (the UNet's and the VAE decoder's upsamplers): a transposed depthwise conv, stride 2, 2×2 ones,
-  copies every pixel into its 2×2 block.
 - k× down (the encode graph's mask → latent mask, which keeps the top-left pixel of every k×k cell):
-  a depthwise 1×1 conv of stride k.
-XNNPACK has no nearest resize (only bilinear); it delegates both convolutions.
+  a depthwise 1×1 convolution of stride k with a kernel of ones.
+- 2× up (the UNet's and the VAE decoder's upsamplers): a broadcast on the channels-last data, see
+  `nearest_upsample_as_broadcast`.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+from edge_sdk.backends.executorch._passes.nearest_upsample_as_broadcast import upsample_2x
 
 aten = torch.ops.aten
 
@@ -22,8 +23,7 @@ def upsample_nearest2d(x, output_size=None, scale_factors=None):
         output_size = (int(height * scale_factors[0]), int(width * scale_factors[1]))
     out_h, out_w = (int(s) for s in output_size)
     if (out_h, out_w) == (2 * height, 2 * width):
-        ones = torch.ones(channels, 1, 2, 2, dtype=x.dtype, device=x.device)
-        return F.conv_transpose2d(x, ones, stride=2, groups=channels)
+        return upsample_2x(x)
     factor = height // out_h if out_h else 0
     if factor > 1 and height == out_h * factor and width == out_w * factor:
         ones = torch.ones(channels, 1, 1, 1, dtype=x.dtype, device=x.device)

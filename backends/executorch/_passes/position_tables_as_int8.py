@@ -1,6 +1,6 @@
 """Store Interactive-λ's position tables as int8 (one symmetric scale per position), dequantized in the graph.
 
-The tables [N, 10, dk] (14.3 M values in the 0.2B model, 57 MB in fp32) are constants of a contraction that
+The tables [N, dk, 10] (14.3 M values in the 0.2B model, 57 MB in fp32) are constants of a contraction that
 stays in float (the λ contractions are kept out of int8 activations); only their storage shrinks. The graph
 dequantizes them with `quantized_decomposed.dequantize_per_channel`, which ExecuTorch runs with its
 quantized kernels (the app must link them: `kernels_quantized`). Weight-only ("w8") precision in recipe terms.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edge_sdk.deploy.passes.fold_interactive_lambda_context import FoldedInteractiveLambda
+from edge_sdk.deploy.passes.lambda_blocks_on_maps import MapInteractiveLambda
 
 QMAX = 127
 
@@ -35,24 +35,16 @@ class Int8PositionTable(nn.Module):
         )
 
 
-class FoldedInteractiveLambdaInt8Table(FoldedInteractiveLambda):
-    """The same layer and forward; `position_embedding` is now read from an Int8PositionTable."""
-
-    @property
-    def position_embedding(self) -> torch.Tensor:
-        return self.position_table()
-
-
 def position_tables_as_int8(step_graph: nn.Module) -> list[str]:
-    """Rewrite every folded Interactive-λ of `step_graph` in place; returns the layers changed."""
+    """Rewrite every Interactive-λ of `step_graph` in place to read its table from an Int8PositionTable;
+    returns the layers changed."""
     changed = []
     for name, layer in list(step_graph.named_modules()):
-        if type(layer) is not FoldedInteractiveLambda:
+        if not isinstance(layer, MapInteractiveLambda) or layer.position_table is not None:
             continue
         table = layer.position_embedding
         del layer._parameters["position_embedding"]
-        # Same instance and state, a subclass whose attribute is computed: the deploy forward is reused as is.
-        layer.__class__ = FoldedInteractiveLambdaInt8Table
+        layer.position_embedding = None
         layer.position_table = Int8PositionTable(table)
         changed.append(name)
     return changed

@@ -12,14 +12,16 @@ from torch import nn
 from edge_sdk.deploy.passes.fold_batch_norm import fold_batch_norm
 from edge_sdk.deploy.passes.fold_interactive_lambda_context import fold_interactive_lambda_context
 from edge_sdk.deploy.passes.fold_timestep_embedding import fold_timestep_embedding
+from edge_sdk.deploy.passes.lambda_blocks_on_maps import lambda_blocks_on_maps
 from edge_sdk.deploy.passes.local_lambda_conv3d_to_conv2d import local_lambda_conv3d_to_conv2d
 
-# Order does not matter for the result; the context fold first lets BatchNorm1d go with to_v.
+# The context fold first lets BatchNorm1d go with to_v; the blocks move to maps last (they need the folds).
 PASSES = (
     fold_interactive_lambda_context,
     fold_timestep_embedding,
     local_lambda_conv3d_to_conv2d,
     fold_batch_norm,
+    lambda_blocks_on_maps,
 )
 
 
@@ -37,5 +39,6 @@ __all__ = [
     "fold_batch_norm",
     "fold_interactive_lambda_context",
     "fold_timestep_embedding",
+    "lambda_blocks_on_maps",
     "local_lambda_conv3d_to_conv2d",
 ]
