@@ -40,7 +40,7 @@ def _kotlin_sources() -> list[Path]:
 @pytest.fixture(scope="module")
 def host_check_jar() -> Path:
     """kotlinc's jar of the core and the host check (with the Kotlin runtime), rebuilt only when a source changed."""
-    for tool in ("kotlinc", "java"):
+    for tool in ("kotlinc", "java", "javac"):  # javac: a JDK, whose jni.h the glue is built against
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is missing (bindings/setup.sh installs Debian's kotlin and default-jdk-headless with apt-get when it can)")
     sources = _kotlin_sources()
@@ -48,7 +48,7 @@ def host_check_jar() -> Path:
     jar, stamp = KOTLIN_BUILD / "host-check.jar", KOTLIN_BUILD / "host-check.sha256"
     if not (jar.is_file() and stamp.is_file() and stamp.read_text() == digest):
         KOTLIN_BUILD.mkdir(parents=True, exist_ok=True)
-        partial = KOTLIN_BUILD / "host-check.jar.part"
+        partial = KOTLIN_BUILD / "host-check.partial.jar"  # kotlinc writes a folder unless -d ends in .jar
         compiled = subprocess.run(
             ["kotlinc", *map(str, sources), "-include-runtime", "-d", str(partial)], capture_output=True, text=True, timeout=900
         )
