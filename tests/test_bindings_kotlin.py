@@ -141,6 +141,9 @@ def test_kotlin_errors_carry_the_c_abi_status_and_message(runs):
     assert errors["short_rgba"].endswith("rgba has 1048575 bytes, this call needs 1048576")
     assert "no-such-bundle" in errors["missing_bundle"] and "SHA-256" in errors["corrupt_bundle"]
     assert errors["closed_engine_inpaint"] == "1|MOEBIUS_ERROR_INVALID_ARGUMENT|engine is NULL"
+    # The Kotlin-driven loop reads the arrays itself: the same code and wording before any native call.
+    assert report["error.stepwise_short_rgba"] == errors["short_rgba"]
+    assert report["error.stepwise_short_noise"] == "1|MOEBIUS_ERROR_INVALID_ARGUMENT|noise has 10 values, the model needs 16384"
 
 
 def test_kotlin_seeded_noise_and_abi_version(runs):

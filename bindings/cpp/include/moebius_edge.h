@@ -106,6 +106,7 @@ MOEBIUS_EDGE_API moebius_status moebius_open(const char* bundle_dir, uint32_t fl
 /* Frees the engine; NULL is allowed. */
 MOEBIUS_EDGE_API void moebius_close(moebius_engine* engine);
 
+/* Set out_info->struct_size first (moebius_info); a size below version 2's is MOEBIUS_ERROR_INVALID_ARGUMENT. */
 MOEBIUS_EDGE_API moebius_status moebius_get_info(const moebius_engine* engine, moebius_info* out_info);
 
 /*

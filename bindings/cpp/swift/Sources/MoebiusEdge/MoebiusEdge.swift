@@ -59,15 +59,16 @@ public final class MoebiusEdge {
         var handle: OpaquePointer?
         let flags = verifyChecksums ? MOEBIUS_OPEN_DEFAULT : MOEBIUS_OPEN_SKIP_CHECKSUMS
         try MoebiusEdgeError.check(moebius_open(bundle.path, UInt32(flags), &handle))
-        engine = handle!
+        let opened = handle!
         var info = moebius_info()
-        info.struct_size = UInt32(MemoryLayout<moebius_info>.size)
-        do {
-            try MoebiusEdgeError.check(moebius_get_info(engine, &info))
-        } catch {
-            moebius_close(engine)
+        info.struct_size = UInt32(MemoryLayout<moebius_info>.size)  // the C ABI fills what fits (growth)
+        let status = moebius_get_info(opened, &info)
+        if status != MOEBIUS_OK {
+            let error = MoebiusEdgeError(status: status, message: String(cString: moebius_last_error()))
+            moebius_close(opened)
             throw error
         }
+        engine = opened
         self.info = info
         imageSize = Int(info.image_size)
         latentCount = Int(info.latent_channels * info.latent_size * info.latent_size)
@@ -162,10 +163,10 @@ public final class MoebiusEdge {
 
     /// The loop's first x: the noise, or mixed with the clean latents when strength < 1 (as the C ABI's inpaint does).
     public func startLatents(encoded: Encoded, noise: [Float]) throws -> [Float] {
-        guard let clean = encoded.cleanLatents else { return noise }
-        guard noise.count == clean.count else {
-            throw MoebiusEdgeError(status: MOEBIUS_ERROR_INVALID_ARGUMENT, message: "noise has \(noise.count) values, the model needs \(clean.count)")
+        guard noise.count == latentCount else {
+            throw MoebiusEdgeError(status: MOEBIUS_ERROR_INVALID_ARGUMENT, message: "noise has \(noise.count) values, the model needs \(latentCount)")
         }
+        guard let clean = encoded.cleanLatents else { return noise }
         return (0..<clean.count).map { info.start_signal * clean[$0] + info.start_noise * noise[$0] }
     }
 

@@ -47,6 +47,9 @@ fun main(args: Array<String>) {
                 record(report, "short_rgba") { engine.inpaint(rgba.copyOf(rgba.size - 1), side, side, mask) }
                 record(report, "short_mask") { engine.inpaint(rgba, side, side, mask.copyOf(side)) }
                 record(report, "short_noise") { engine.inpaint(rgba, side, side, mask, noise = FloatArray(10)) }
+                // The step-by-step loop checks its arrays in Kotlin, with the C ABI's wording.
+                record(report, "stepwise_short_rgba") { engine.inpaintStepByStep(rgba.copyOf(rgba.size - 1), side, side, mask) { _, _, _ -> } }
+                record(report, "stepwise_short_noise") { engine.inpaintStepByStep(rgba, side, side, mask, noise = FloatArray(10)) { _, _, _ -> } }
                 record(report, "wrong_image_size") { engine.inpaint(ByteArray(small * small * 4), small, small, ByteArray(small * small)) }
                 record(report, "short_image_tensor") { engine.encode(FloatArray(3), FloatArray(side * side)) }
                 record(report, "short_x") { engine.step(FloatArray(5), encoded, 0) }

@@ -85,6 +85,9 @@ class MoebiusEdge private constructor(private var handle: Long) : Closeable {
 
     /** The first x of the loop: the noise, or mixed with the clean latents when strength < 1 (as the C ABI's inpaint does). */
     fun startLatents(encoded: Encoded, noise: FloatArray): FloatArray {
+        if (noise.size != info.latentCount) {
+            throw MoebiusEdgeException(1, "MOEBIUS_ERROR_INVALID_ARGUMENT", "noise has ${noise.size} values, the model needs ${info.latentCount}")
+        }
         val clean = encoded.cleanLatents ?: return noise.copyOf()
         return FloatArray(noise.size) { k -> info.startSignal * clean[k] + info.startNoise * noise[k] }
     }
