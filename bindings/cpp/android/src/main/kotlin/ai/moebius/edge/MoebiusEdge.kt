@@ -138,7 +138,13 @@ class MoebiusEdge private constructor(private var handle: Long) : Closeable {
                 throw MoebiusEdgeException(4, "MOEBIUS_ERROR_UNSUPPORTED",
                     "libmoebius_edge has C ABI version $abiVersion, this wrapper needs $ABI_VERSION")
             }
-            return MoebiusEdge(nativeOpen(bundleDir, flags))
+            val handle = nativeOpen(bundleDir, flags)
+            try {
+                return MoebiusEdge(handle)
+            } catch (error: Throwable) {  // reading the info failed: do not leak the engine
+                nativeClose(handle)
+                throw error
+            }
         }
 
         /** The runtime's seeded standard-normal noise (the same numbers on every platform; not torch's). */
