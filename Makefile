@@ -17,7 +17,7 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/moebius-edge demo
 
-# CMake, a compiler, Chromium and the web package's npm dependencies for the bindings' tests (no-op once present).
+# CMake, a compiler, a JDK and kotlinc, Chromium and the web package's npm dependencies for the bindings' tests (no-op once present).
 bindings-setup:
 	bash bindings/setup.sh
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the bindings' tests need, for `make test` on a fresh machine: CMake and a C++ compiler (the
-# C++ runtime), Chromium (the web tests, through apt: playwright cannot download browsers here) and the web
-# package's pinned npm dependencies. What cannot be installed is reported; its tests then skip with the reason.
+# C++ runtime), a JDK and Debian's Kotlin compiler (the Kotlin wrapper's host JVM test), Chromium (the web tests,
+# through apt: playwright cannot download browsers here) and the web package's pinned npm dependencies. What
+# cannot be installed is reported; its tests then skip with the reason.
 set -u
 cd "$(dirname "$0")"
 
@@ -9,6 +10,9 @@ missing=()
 command -v cmake >/dev/null || missing+=(cmake)
 command -v c++ >/dev/null || missing+=(g++)
 command -v chromium >/dev/null || missing+=(chromium)
+# Kotlin 1.3 is what Debian ships; the wrapper's sources are kept valid for it and for current Kotlin.
+command -v kotlinc >/dev/null || missing+=(kotlin=1.3.31+ds1-1)
+command -v javac >/dev/null || missing+=(default-jdk-headless=2:1.17-74)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "bindings: installing ${missing[*]} with apt-get (first run only)"

@@ -1,6 +1,7 @@
 """The C++ runtime (bindings/cpp) built with CMake against the pip ExecuTorch, replaying the conformance vectors.
 
-Builds are cached in build/bindings-cpp (and build/bindings-cpp-asan), so a rerun only recompiles what changed.
+Builds are cached in build/bindings-cpp (and build/bindings-cpp-asan, tests/bindings_cpp_build.py), so a rerun only
+recompiles what changed.
 """
 from __future__ import annotations
 
@@ -8,46 +9,28 @@ import ctypes
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from bindings_bundles import REPO, corrupted_copy, tiny_bundle
+import c_abi
+from bindings_bundles import corrupted_copy, tiny_bundle
+from bindings_cpp_build import ASAN_BUILD, BUILD, SOURCE, cmake_build
 
-SOURCE = REPO / "bindings" / "cpp"
-BUILD = REPO / "build" / "bindings-cpp"
-ASAN_BUILD = REPO / "build" / "bindings-cpp-asan"
 FLOAT_VECTORS = ("encode.masked_latents", "encode.mask_latent", "step.next_x", "decode.image")
 TOLERANCE = {"fp32": 1e-4, "int8": 1e-3}  # max |C++ − Python| on every float vector
 
 
-def _build(build_dir: Path, *options: str) -> Path:
-    if shutil.which("cmake") is None or shutil.which("c++") is None:
-        pytest.skip("cmake or a C++ compiler is missing (make test installs them with apt-get when it can)")
-    if not (build_dir / "CMakeCache.txt").is_file():
-        generator = ["-G", "Ninja"] if shutil.which("ninja") else []
-        configure = subprocess.run(
-            ["cmake", "-S", str(SOURCE), "-B", str(build_dir), *generator, f"-DPython3_EXECUTABLE={sys.executable}", *options],
-            capture_output=True,
-            text=True,
-        )
-        assert configure.returncode == 0, configure.stdout[-2000:] + configure.stderr[-3000:]
-    build = subprocess.run(["cmake", "--build", str(build_dir), "-j2"], capture_output=True, text=True)
-    assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-2000:]
-    return build_dir
-
-
 @pytest.fixture(scope="module")
 def build_dir() -> Path:
-    return _build(BUILD)
+    return cmake_build(BUILD)
 
 
 @pytest.fixture(scope="module")
 def asan_build_dir() -> Path:
-    return _build(ASAN_BUILD, "-DMOEBIUS_SANITIZE_ADDRESS=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
+    return cmake_build(ASAN_BUILD, "-DMOEBIUS_SANITIZE_ADDRESS=ON", "-DCMAKE_BUILD_TYPE=RelWithDebInfo")
 
 
 @pytest.fixture(scope="module")
@@ -211,14 +194,7 @@ def test_address_sanitizer_run(asan_build_dir, fp32_bundle, tmp_path):
 
 @pytest.fixture(scope="module")
 def library(build_dir):
-    lib = ctypes.CDLL(str(build_dir / "libmoebius_edge.so"))
-    lib.moebius_last_error.restype = ctypes.c_char_p
-    lib.moebius_status_name.restype = ctypes.c_char_p
-    return lib
-
-
-def _pointer(array: np.ndarray):
-    return array.ctypes.data_as(ctypes.c_void_p)
+    return c_abi.load(build_dir / "libmoebius_edge.so")
 
 
 def test_paste_hole_is_bit_exact_with_python(library):
@@ -233,7 +209,10 @@ def test_paste_hole_is_bit_exact_with_python(library):
         rgba = lambda rgb: np.ascontiguousarray(np.concatenate([rgb, np.full((height, width, 1), 255, np.uint8)], axis=-1))
         out = np.zeros((height, width, 4), np.uint8)
         mask = np.ascontiguousarray(hole.astype(np.uint8) * 255)
-        status = library.moebius_paste_hole(_pointer(rgba(original)), _pointer(rgba(generated)), _pointer(mask), width, height, _pointer(out))
+        before, after = rgba(original), rgba(generated)
+        status = library.moebius_paste_hole(
+            c_abi.pointer(before), before.size, c_abi.pointer(after), after.size, c_abi.pointer(mask), mask.size, width, height, c_abi.pointer(out), out.size
+        )
         assert status == 0, library.moebius_last_error()
         assert np.array_equal(out[..., :3], expected), (height, width)
         assert (out[..., 3] == 255).all()
@@ -243,7 +222,7 @@ def test_seeded_noise_is_deterministic_standard_normal(library):
     draws = []
     for seed in (5, 5, 6):
         noise = np.zeros(200_001, np.float32)  # odd count: the last Box–Muller pair is cut in half
-        assert library.moebius_seeded_noise(ctypes.c_uint64(seed), _pointer(noise), noise.size) == 0
+        assert library.moebius_seeded_noise(seed, c_abi.pointer(noise), noise.size) == 0
         draws.append(noise)
     assert np.array_equal(draws[0], draws[1]) and not np.array_equal(draws[0], draws[2])
     assert abs(draws[0].mean()) < 0.01 and abs(draws[0].std() - 1) < 0.01
@@ -251,7 +230,7 @@ def test_seeded_noise_is_deterministic_standard_normal(library):
 
 
 def test_c_abi_rejects_null_and_bad_arguments(library):
-    engine = ctypes.c_void_p(1234)
+    engine = ctypes.c_void_p(1234)  # not NULL, so the test sees it cleared
     assert library.moebius_open(None, 0, ctypes.byref(engine)) == 1
     assert engine.value is None  # cleared on failure
     assert b"bundle_dir is NULL" in library.moebius_last_error()
@@ -260,6 +239,20 @@ def test_c_abi_rejects_null_and_bad_arguments(library):
     assert b"/nonexistent" in library.moebius_last_error()
     assert library.moebius_open(b"/nonexistent", 8, ctypes.byref(engine)) == 1  # unknown flag
     assert library.moebius_get_info(None, None) == 1
-    assert library.moebius_inpaint(None, None, 0, 0, None, None, 0, 0, None) == 1
+    assert library.moebius_inpaint(None, None, 0, 0, 0, None, 0, None, 0, 0, None, 0) == 1
     assert library.moebius_status_name(6) == b"MOEBIUS_ERROR_IMAGE_SIZE"
     library.moebius_close(None)  # allowed
+
+
+def test_c_abi_reports_its_version_and_short_buffers(library):
+    assert library.moebius_abi_version() == 2
+    header = (SOURCE / "include" / "moebius_edge.h").read_text()
+    assert "#define MOEBIUS_EDGE_ABI_VERSION 2\n" in header
+    # A buffer shorter than width*height*4 is refused before it is read (AddressSanitizer checks the same
+    # through the Swift mirror, tests/test_bindings_swift_mirror.py).
+    image, mask, out = np.zeros(16, np.uint8), np.zeros(4, np.uint8), np.zeros(16, np.uint8)
+    assert library.moebius_paste_hole(c_abi.pointer(image), 16, c_abi.pointer(image), 15, c_abi.pointer(mask), 4, 2, 2, c_abi.pointer(out), 16) == 1
+    assert library.moebius_last_error() == b"generated_rgba has 15 bytes, this call needs 16"
+    assert library.moebius_paste_hole(c_abi.pointer(image), 16, c_abi.pointer(image), 16, c_abi.pointer(mask), 3, 2, 2, c_abi.pointer(out), 16) == 1
+    assert library.moebius_last_error() == b"mask has 3 bytes, this call needs 4"
+    assert library.moebius_paste_hole(c_abi.pointer(image), 16, c_abi.pointer(image), 16, c_abi.pointer(mask), 4, 2, 2, c_abi.pointer(out), 16) == 0

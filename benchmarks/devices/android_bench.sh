@@ -3,16 +3,20 @@
 #
 #   benchmarks/devices/android_bench.sh BUILD_DIR BUNDLE [RUNS] [OUT_DIR]
 #
-# BUILD_DIR holds moebius_edge_run cross-compiled for arm64-v8a (bindings/cpp/README.md, "Android").
+# BUILD_DIR holds moebius_edge_run cross-compiled for arm64-v8a by bindings/cpp/android/build_native.sh (the
+# Android module's CMake build); when it has none, this script runs build_native.sh into it first (ANDROID_NDK and
+# EXECUTORCH_ANDROID_DIR set). Not run here: no phone, NDK or adb on the project's machines.
 # Pushes the runner, the bundle and a bundled sample (as PPM/PGM) to /data/local/tmp/moebius, runs one warm-up
 # inpaint and RUNS timed ones (default 5), and pulls the runner's JSON (per-stage medians and every step's
 # time) to OUT_DIR/android-<bundle>.json, with the phone's model and SoC beside it.
 set -euo pipefail
-if [ $# -lt 2 ]; then sed -n 2,10p "$0"; exit 2; fi
+if [ $# -lt 2 ]; then sed -n 2,12p "$0"; exit 2; fi
 BUILD_DIR=$1; BUNDLE=${2%/}; RUNS=${3:-5}; OUT_DIR=${4:-.}
 NAME=$(basename "$BUNDLE"); REMOTE=/data/local/tmp/moebius
 command -v adb >/dev/null || { echo "adb not found: install Android platform-tools" >&2; exit 2; }
-[ -x "$BUILD_DIR/moebius_edge_run" ] || { echo "$BUILD_DIR/moebius_edge_run not found: cross-compile bindings/cpp first" >&2; exit 2; }
+if [ ! -x "$BUILD_DIR/moebius_edge_run" ]; then
+  "$(dirname "$0")/../../bindings/cpp/android/build_native.sh" "$BUILD_DIR" arm64-v8a
+fi
 [ -f "$BUNDLE/manifest.json" ] || { echo "$BUNDLE is not a bundle (no manifest.json)" >&2; exit 2; }
 mkdir -p "$OUT_DIR"
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
@@ -27,7 +31,9 @@ Image.open(mask).convert("L").save(f"{sys.argv[1]}/mask.pgm")
 PY
 adb shell "mkdir -p $REMOTE"
 adb push "$BUILD_DIR/moebius_edge_run" "$REMOTE/" >/dev/null
-[ -f "$BUILD_DIR/libmoebius_edge.so" ] && adb push "$BUILD_DIR/libmoebius_edge.so" "$REMOTE/" >/dev/null
+for library in libmoebius_edge.so libc++_shared.so; do
+  [ -f "$BUILD_DIR/$library" ] && adb push "$BUILD_DIR/$library" "$REMOTE/" >/dev/null
+done
 adb push "$BUNDLE" "$REMOTE/" >/dev/null
 adb push "$WORK/image.ppm" "$WORK/mask.pgm" "$REMOTE/" >/dev/null
 adb shell "cd $REMOTE && LD_LIBRARY_PATH=. ./moebius_edge_run $NAME image.ppm mask.pgm out.ppm --bench $RUNS --json bench-$NAME.json"

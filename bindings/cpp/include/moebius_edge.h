@@ -9,8 +9,11 @@
  *   if (moebius_open("bundle-dir", MOEBIUS_OPEN_DEFAULT, &engine) != MOEBIUS_OK) {
  *     fprintf(stderr, "%s\n", moebius_last_error());
  *   }
- *   moebius_inpaint(engine, rgba, width, height, mask, NULL, 0, 42, out_rgba);
+ *   moebius_inpaint(engine, rgba, rgba_size, width, height, mask, mask_size, NULL, 0, 42, out_rgba, out_size);
  *   moebius_close(engine);
+ *
+ * Every buffer is passed with its length (bytes for uint8_t buffers, values for float buffers): a buffer shorter
+ * than the call needs is MOEBIUS_ERROR_INVALID_ARGUMENT, never an out-of-bounds access. Longer is allowed.
  *
  * Threading: an engine is not thread-safe; use one engine per thread or serialise calls.
  * moebius_last_error() is per thread.
@@ -25,7 +28,8 @@
 extern "C" {
 #endif
 
-#define MOEBIUS_EDGE_ABI_VERSION 1
+/* Version 2: buffer lengths on every call, moebius_info.struct_size, moebius_abi_version(). */
+#define MOEBIUS_EDGE_ABI_VERSION 2
 
 #if defined(_WIN32)
 #define MOEBIUS_EDGE_API
@@ -54,8 +58,11 @@ typedef enum moebius_status {
 
 typedef struct moebius_engine moebius_engine;
 
-/* What the bundle holds, from its manifest. Strings are owned by the engine. */
+/* What the bundle holds, from its manifest. Strings are owned by the engine.
+ * Set struct_size = sizeof(moebius_info) before moebius_get_info: the library fills only the fields that fit
+ * (so a newer library serves an app built against this header) and sets struct_size to the bytes it filled. */
 typedef struct moebius_info {
+  uint32_t struct_size;
   int32_t image_size;      /* the square side the model runs at, e.g. 512 */
   int32_t latent_size;     /* image_size / 8 */
   int32_t latent_channels; /* 4 */
@@ -65,6 +72,9 @@ typedef struct moebius_info {
   const char* backend;   /* "executorch" */
   const char* precision; /* "fp32", "int8", ... */
   const char* model;     /* the model preset, e.g. "tiny" */
+  /* The loop's start when strength < 1: x0 = start_signal * clean_latents + start_noise * noise (0 and 1 when strength is 1). */
+  float start_signal;
+  float start_noise;
 } moebius_info;
 
 /* Wall-clock milliseconds of the last moebius_inpaint (open_ms: of moebius_open). */
@@ -81,6 +91,9 @@ typedef struct moebius_timings {
   int32_t steps;
 } moebius_timings;
 
+/* MOEBIUS_EDGE_ABI_VERSION of the library actually loaded; a wrapper compares it with the header it was built with. */
+MOEBIUS_EDGE_API int32_t moebius_abi_version(void);
+
 /* The message of the last failed call on this thread ("" if none). Valid until the next call on this thread. */
 MOEBIUS_EDGE_API const char* moebius_last_error(void);
 
@@ -93,6 +106,7 @@ MOEBIUS_EDGE_API moebius_status moebius_open(const char* bundle_dir, uint32_t fl
 /* Frees the engine; NULL is allowed. */
 MOEBIUS_EDGE_API void moebius_close(moebius_engine* engine);
 
+/* Set out_info->struct_size first (moebius_info); a size below version 2's is MOEBIUS_ERROR_INVALID_ARGUMENT. */
 MOEBIUS_EDGE_API moebius_status moebius_get_info(const moebius_engine* engine, moebius_info* out_info);
 
 /*
@@ -106,9 +120,9 @@ MOEBIUS_EDGE_API moebius_status moebius_get_info(const moebius_engine* engine, m
  *   out_rgba: width*height*4 bytes; may be the same buffer as rgba. Alpha is 255.
  * Outside the blurred hole the output equals the input; an empty mask returns the input unchanged.
  */
-MOEBIUS_EDGE_API moebius_status moebius_inpaint(moebius_engine* engine, const uint8_t* rgba, int32_t width, int32_t height,
-                               const uint8_t* mask, const float* noise, size_t noise_count, uint64_t seed,
-                               uint8_t* out_rgba);
+MOEBIUS_EDGE_API moebius_status moebius_inpaint(moebius_engine* engine, const uint8_t* rgba, size_t rgba_size, int32_t width,
+                                                int32_t height, const uint8_t* mask, size_t mask_size, const float* noise,
+                                                size_t noise_count, uint64_t seed, uint8_t* out_rgba, size_t out_size);
 
 MOEBIUS_EDGE_API moebius_status moebius_get_timings(const moebius_engine* engine, moebius_timings* out_timings);
 
@@ -122,12 +136,19 @@ MOEBIUS_EDGE_API moebius_status moebius_get_step_times(const moebius_engine* eng
  *           (clean_latents [1,C,L,L] too when strength < 1; pass NULL otherwise)
  *   step:   x, masked_latents, mask_latent, step index i in [0, steps) -> next x [1,C,L,L]
  *   decode: x [1,C,L,L] -> image [1,3,S,S] in [0,1]
+ * Each buffer is followed by its length in floats.
+ * Driving the loop: x = noise (or start_signal*clean + start_noise*noise when strength < 1, as moebius_inpaint
+ * does), then step i = 0 .. steps-1, then decode; convert to bytes and call moebius_paste_hole.
  */
-MOEBIUS_EDGE_API moebius_status moebius_encode(moebius_engine* engine, const float* image, const float* mask, float* out_masked_latents,
-                              float* out_mask_latent, float* out_clean_latents);
-MOEBIUS_EDGE_API moebius_status moebius_step(moebius_engine* engine, const float* x, const float* masked_latents, const float* mask_latent,
-                            int64_t step_index, float* out_x);
-MOEBIUS_EDGE_API moebius_status moebius_decode(moebius_engine* engine, const float* x, float* out_image);
+MOEBIUS_EDGE_API moebius_status moebius_encode(moebius_engine* engine, const float* image, size_t image_count, const float* mask,
+                                               size_t mask_count, float* out_masked_latents, size_t masked_latents_count,
+                                               float* out_mask_latent, size_t mask_latent_count, float* out_clean_latents,
+                                               size_t clean_latents_count);
+MOEBIUS_EDGE_API moebius_status moebius_step(moebius_engine* engine, const float* x, size_t x_count, const float* masked_latents,
+                                             size_t masked_latents_count, const float* mask_latent, size_t mask_latent_count,
+                                             int64_t step_index, float* out_x, size_t out_x_count);
+MOEBIUS_EDGE_API moebius_status moebius_decode(moebius_engine* engine, const float* x, size_t x_count, float* out_image,
+                                               size_t image_count);
 
 /*
  * The paste-back moebius_inpaint ends with, for apps that drive the loop themselves: blends `generated_rgba`
@@ -135,8 +156,9 @@ MOEBIUS_EDGE_API moebius_status moebius_decode(moebius_engine* engine, const flo
  * Python SDK does. Pixels beyond the blur keep the original. Buffers are width*height*4 (mask: width*height);
  * out_rgba may alias either input. Works at any size.
  */
-MOEBIUS_EDGE_API moebius_status moebius_paste_hole(const uint8_t* original_rgba, const uint8_t* generated_rgba, const uint8_t* mask,
-                                                   int32_t width, int32_t height, uint8_t* out_rgba);
+MOEBIUS_EDGE_API moebius_status moebius_paste_hole(const uint8_t* original_rgba, size_t original_size, const uint8_t* generated_rgba,
+                                                   size_t generated_size, const uint8_t* mask, size_t mask_size, int32_t width,
+                                                   int32_t height, uint8_t* out_rgba, size_t out_size);
 
 /* The runtime's seeded standard-normal generator (deterministic across platforms; not torch's). */
 MOEBIUS_EDGE_API moebius_status moebius_seeded_noise(uint64_t seed, float* out, size_t count);

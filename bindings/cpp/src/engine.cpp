@@ -69,6 +69,8 @@ moebius_info Engine::info() const {
   info.backend = manifest_.backend.c_str();
   info.precision = manifest_.precision.c_str();
   info.model = manifest_.model.c_str();
+  info.start_signal = manifest_.start_signal;
+  info.start_noise = manifest_.start_noise;
   return info;
 }
 
@@ -148,8 +150,7 @@ Status Engine::inpaint(const uint8_t* rgba, int width, int height, const uint8_t
   double convert_ms = milliseconds_since(phase);
 
   const size_t latent = latent_elements();
-  const size_t latent_pixels = static_cast<size_t>(manifest_.latent_size) * manifest_.latent_size;
-  std::vector<float> masked_latents(latent), mask_latent(latent_pixels), clean_latents(manifest_.starts_from_noise() ? 0 : latent);
+  std::vector<float> masked_latents(latent), mask_latent(latent_pixels()), clean_latents(manifest_.starts_from_noise() ? 0 : latent);
   phase = Clock::now();
   Status status = encode(image.data(), mask_tensor.data(), masked_latents.data(), mask_latent.data(),
                          clean_latents.empty() ? nullptr : clean_latents.data());

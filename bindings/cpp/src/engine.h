@@ -23,6 +23,7 @@ class Engine {
   const std::vector<double>& step_times_ms() const { return step_times_ms_; }
 
   size_t image_elements() const { return static_cast<size_t>(manifest_.image_size) * manifest_.image_size; }
+  size_t latent_pixels() const { return static_cast<size_t>(manifest_.latent_size) * manifest_.latent_size; }
   size_t latent_elements() const {
     return static_cast<size_t>(manifest_.latent_channels) * manifest_.latent_size * manifest_.latent_size;
   }

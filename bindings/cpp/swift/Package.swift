@@ -1,6 +1,6 @@
 // swift-tools-version:5.9
-// NOT BUILT IN CI. Link against libmoebius_edge built for the target platform (see bindings/cpp/README.md),
-// e.g. `swift build -Xlinker -L<dir with libmoebius_edge>`.
+// Not built here (no Swift toolchain on the project's machines): build_on_mac.sh builds libmoebius_edge for the
+// Mac and then this package, `swift build -Xlinker -L<dir with libmoebius_edge>` (see bindings/cpp/README.md).
 import PackageDescription
 
 let package = Package(

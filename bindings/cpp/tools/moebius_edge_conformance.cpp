@@ -136,7 +136,8 @@ int main(int argc, char** argv) {
   moebius_engine* engine = nullptr;
   moebius_status status = moebius_open(bundle.c_str(), flags, &engine);
   if (status != MOEBIUS_OK) return library_failure(status);
-  moebius_info info;
+  moebius_info info{};
+  info.struct_size = sizeof(info);
   moebius_get_info(engine, &info);
   std::string report = "{\n  \"precision\": \"" + std::string(info.precision) + "\",\n";
 
@@ -145,8 +146,10 @@ int main(int argc, char** argv) {
   const Vector& mask_latent_expected = vectors["encode.mask_latent"];
   std::vector<float> masked(masked_expected.numel()), mask_latent(mask_latent_expected.numel());
   std::vector<float> clean(masked_expected.numel());
-  status = moebius_encode(engine, vectors["encode.image"].f32(), vectors["encode.mask"].f32(), masked.data(), mask_latent.data(),
-                          info.strength < 1.0f ? clean.data() : nullptr);
+  const Vector &encode_image = vectors["encode.image"], &encode_mask = vectors["encode.mask"];
+  status = moebius_encode(engine, encode_image.f32(), encode_image.numel(), encode_mask.f32(), encode_mask.numel(), masked.data(),
+                          masked.size(), mask_latent.data(), mask_latent.size(), info.strength < 1.0f ? clean.data() : nullptr,
+                          clean.size());
   if (status != MOEBIUS_OK) return library_failure(status);
   report += "  \"encode.masked_latents\": " + to_json(compare(masked.data(), masked_expected.f32(), masked.size())) + ",\n";
   report += "  \"encode.mask_latent\": " + to_json(compare(mask_latent.data(), mask_latent_expected.f32(), mask_latent.size())) + ",\n";
@@ -159,15 +162,17 @@ int main(int argc, char** argv) {
   std::vector<float> next(next_expected.numel());
   int64_t step_index;
   std::memcpy(&step_index, vectors["step.index"].bytes.data(), sizeof(step_index));
-  status = moebius_step(engine, vectors["step.x"].f32(), vectors["step.masked_latents"].f32(), vectors["step.mask_latent"].f32(),
-                        step_index, next.data());
+  const Vector &step_x = vectors["step.x"], &step_masked = vectors["step.masked_latents"], &step_mask = vectors["step.mask_latent"];
+  status = moebius_step(engine, step_x.f32(), step_x.numel(), step_masked.f32(), step_masked.numel(), step_mask.f32(), step_mask.numel(),
+                        step_index, next.data(), next.size());
   if (status != MOEBIUS_OK) return library_failure(status);
   report += "  \"step.next_x\": " + to_json(compare(next.data(), next_expected.f32(), next.size())) + ",\n";
 
   // decode
   const Vector& image_expected = vectors["decode.image"];
   std::vector<float> decoded(image_expected.numel());
-  status = moebius_decode(engine, vectors["decode.x"].f32(), decoded.data());
+  const Vector& decode_x = vectors["decode.x"];
+  status = moebius_decode(engine, decode_x.f32(), decode_x.numel(), decoded.data(), decoded.size());
   if (status != MOEBIUS_OK) return library_failure(status);
   report += "  \"decode.image\": " + to_json(compare(decoded.data(), image_expected.f32(), decoded.size())) + ",\n";
 
@@ -177,8 +182,9 @@ int main(int argc, char** argv) {
   int side = static_cast<int>(image.shape[0]);
   std::vector<uint8_t> output(output_expected.bytes.size());
   const Vector& noise = vectors["inpaint.noise"];
-  status = moebius_inpaint(engine, image.bytes.data(), static_cast<int>(image.shape[1]), side, vectors["inpaint.mask"].bytes.data(),
-                           noise.f32(), noise.numel(), 0, output.data());
+  const Vector& mask = vectors["inpaint.mask"];
+  status = moebius_inpaint(engine, image.bytes.data(), image.bytes.size(), static_cast<int>(image.shape[1]), side, mask.bytes.data(),
+                           mask.bytes.size(), noise.f32(), noise.numel(), 0, output.data(), output.size());
   if (status != MOEBIUS_OK) return library_failure(status);
   int max_difference = 0;
   size_t differing = 0;
@@ -192,8 +198,9 @@ int main(int argc, char** argv) {
   // The paste-back alone, on Python's decoded square: must match exactly (it is integer and double arithmetic).
   if (vectors.count("paste.generated")) {
     std::vector<uint8_t> pasted(output.size());
-    status = moebius_paste_hole(image.bytes.data(), vectors["paste.generated"].bytes.data(), vectors["inpaint.mask"].bytes.data(),
-                                static_cast<int>(image.shape[1]), side, pasted.data());
+    const Vector& generated = vectors["paste.generated"];
+    status = moebius_paste_hole(image.bytes.data(), image.bytes.size(), generated.bytes.data(), generated.bytes.size(), mask.bytes.data(),
+                                mask.bytes.size(), static_cast<int>(image.shape[1]), side, pasted.data(), pasted.size());
     if (status != MOEBIUS_OK) return library_failure(status);
     int paste_max = 0;
     size_t paste_differing = 0;

@@ -139,14 +139,15 @@ int main(int argc, char** argv) {
   moebius_engine* engine = nullptr;
   moebius_status status = moebius_open(bundle.c_str(), flags, &engine);
   if (status != MOEBIUS_OK) return library_error(status);
-  moebius_info info;
+  moebius_info info{};
+  info.struct_size = sizeof(info);
   moebius_get_info(engine, &info);
 
   std::vector<uint8_t> rgba = moebius_tools::to_rgba(image), hole = moebius_tools::to_gray(mask), out(rgba.size());
   std::vector<Run> runs;
   for (long long r = 0; r <= bench; ++r) {
-    status = moebius_inpaint(engine, rgba.data(), image.width, image.height, hole.data(), noise.empty() ? nullptr : noise.data(),
-                             noise.size(), static_cast<uint64_t>(seed), out.data());
+    status = moebius_inpaint(engine, rgba.data(), rgba.size(), image.width, image.height, hole.data(), hole.size(),
+                             noise.empty() ? nullptr : noise.data(), noise.size(), static_cast<uint64_t>(seed), out.data(), out.size());
     if (status != MOEBIUS_OK) {
       int code = library_error(status);
       moebius_close(engine);
