@@ -179,6 +179,12 @@ def _add_calibration_commands(commands) -> None:
     add_masks_command(commands)
 
 
+def _add_scaleout_commands(commands) -> None:
+    from edge_sdk.scaleout.cli import add_batch_command
+
+    add_batch_command(commands, _add_model_arguments)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from edge_sdk import __version__
 
@@ -204,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench_command(commands)
     _add_bundle_commands(commands, inpaint)
     _add_calibration_commands(commands)
+    _add_scaleout_commands(commands)
     return parser
 
 
