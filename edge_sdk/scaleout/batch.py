@@ -163,6 +163,7 @@ class InpaintActor:
         except Exception as exc:  # a bad row (or a runtime failure on it) must not stop the other rows
             result.update(status=STATUS_ERROR, error=_one_line(exc))
         result["seconds"] = time.perf_counter() - start
+        result["finished_at"] = time.time()
         return result
 
 
@@ -184,6 +185,7 @@ def _result(row: BatchRow, status: str, error: Optional[str], worker: Optional[s
         "status": status, "error": error, "seconds": None, "hole_share": None,
         "psnr_hole_vs_original": None, "ssim_hole_vs_original": None,
         "psnr_hole_vs_reference": None, "ssim_hole_vs_reference": None, "worker": worker,
+        "finished_at": None,
     }
 
 

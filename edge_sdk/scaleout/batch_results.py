@@ -16,10 +16,11 @@ RESULTS_NAME = "results.parquet"
 STATE_DIR = ".batch-state"
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
-# Column order of results.parquet (metric columns are null where not measured).
+# Column order of results.parquet (metric columns are null where not measured; `worker` is HOST:PID of the
+# actor, `finished_at` the Unix time its row ended: throughput over time without a log).
 COLUMNS = (
     "row_id", "image", "mask", "output", "seed", "status", "error", "seconds", "hole_share",
-    "psnr_hole_vs_original", "ssim_hole_vs_original", "psnr_hole_vs_reference", "ssim_hole_vs_reference", "worker",
+    "psnr_hole_vs_original", "ssim_hole_vs_original", "psnr_hole_vs_reference", "ssim_hole_vs_reference", "worker", "finished_at",
 )
 
 
@@ -69,6 +70,7 @@ def _write(rows: list[dict], path: Path) -> None:
         ("seed", pyarrow.int64()), ("status", pyarrow.string()), ("error", pyarrow.string()), ("seconds", pyarrow.float64()),
         ("hole_share", pyarrow.float64()), ("psnr_hole_vs_original", pyarrow.float64()), ("ssim_hole_vs_original", pyarrow.float64()),
         ("psnr_hole_vs_reference", pyarrow.float64()), ("ssim_hole_vs_reference", pyarrow.float64()), ("worker", pyarrow.string()),
+        ("finished_at", pyarrow.float64()),
     ])
     pyarrow.parquet.write_table(pyarrow.table(columns, schema=schema), path)
 

@@ -53,3 +53,20 @@ def cmd_batch(args) -> None:
         actors=args.actors, threads=args.threads, ray_address=args.ray_address, progress=sys.stderr.isatty(),
     )
     print(summary.line())
+
+
+def cmd_bench_farm(args, outputs) -> None:
+    from edge_sdk.errors import EdgeSDKError
+    from edge_sdk.scaleout.bench_farm import run_farm
+
+    if not args.ray_address:
+        raise EdgeSDKError("--devices needs --ray-address (the Ray cluster whose nodes advertise those devices)")
+    if args.gpu_reference is not None:
+        raise EdgeSDKError("--gpu-reference applies to a local bench run, not to a farm")
+    document = run_farm(
+        args.bundles, args.out, (args.devices or "").split(","), ray_address=args.ray_address, threads=args.threads,
+        steps=args.steps, warmup=args.warmup, samples=args.samples, checkpoint=args.checkpoint, vae=args.vae,
+        measure_memory=args.memory,
+    )
+    failed = [device["device"] for device in document["farm"] if device["status"] == "failed"]
+    print(f"wrote {', '.join(str(args.out / name) for name in outputs)}" + (f" ({len(failed)} device(s) failed: {', '.join(failed)})" if failed else ""))
