@@ -80,6 +80,13 @@ def cmd_calibrate(args, make_pipeline) -> None:
         progress=sys.stderr.isatty(),
     )
     options.check()  # before the (slow) model load
+    if args.ray_address:
+        if args.workers is not None and args.workers < 1:
+            raise EdgeSDKError(f"--workers must be at least 1, got {args.workers}")
+        if args.threads < 1:
+            raise EdgeSDKError(f"--threads must be at least 1, got {args.threads}")
+    elif args.workers is not None or args.threads != 1:
+        raise EdgeSDKError("--workers and --threads apply to a recording on Ray: add --ray-address")
     pipe = make_pipeline(args)
     if pipe.notice:
         print(f"moebius-edge: note: {pipe.notice}", file=sys.stderr)

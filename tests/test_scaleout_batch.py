@@ -2,6 +2,7 @@
 outputs bit-identical to single-process inpaints, a bad row reported while the rest are written, a killed
 actor still giving every row exactly once, and a resumed job skipping the rows already done."""
 import os
+import shutil
 import signal
 import threading
 import time
@@ -51,44 +52,53 @@ def single_process(folder, row):
         torch.set_num_threads(threads)
 
 
-def test_outputs_match_single_process_and_a_bad_row_is_reported(local_ray, inputs, tmp_path):
+@pytest.fixture(scope="module")
+def first_run(local_ray, inputs, tmp_path_factory):
+    """The 4-row manifest (one bad row) on 2 actors, with --evaluate."""
     folder, rows = inputs
-    manifest = write_manifest(folder / "all.csv", rows)
-    summary = batch(manifest, tmp_path / "out", model="tiny", steps=STEPS, actors=2, evaluate=True, progress=False)
+    out = tmp_path_factory.mktemp("batch-run") / "out"
+    summary = batch(write_manifest(folder / "all.csv", rows), out, model="tiny", steps=STEPS, actors=2, evaluate=True, progress=False)
+    return out, summary
+
+
+def test_outputs_match_single_process_and_a_bad_row_is_reported(first_run, inputs):
+    folder, rows = inputs
+    out, summary = first_run
     assert (summary.rows, summary.ok, summary.failed, summary.skipped) == (4, 3, 1, 0)
-    results = {r["output"]: r for r in read_results(tmp_path / "out")}
+    results = {r["output"]: r for r in read_results(out)}
     assert sorted(results) == sorted(row["output"] for row in rows)
     bad = results["filled/cat.png"]
     assert bad["status"] == "error" and "mask is 80×120 but the image is 160×120" in bad["error"]
-    assert not (tmp_path / "out" / "filled" / "cat.png").exists()
+    assert not (out / "filled" / "cat.png").exists()
     for row in rows:
         if row["image"].startswith("cat"):
             continue
         result = results[row["output"]]
         assert result["status"] == "ok" and result["error"] is None and result["seconds"] > 0
-        written = np.asarray(Image.open(tmp_path / "out" / row["output"]))
+        written = np.asarray(Image.open(out / row["output"]))
         expected = np.asarray(single_process(folder, row))
         assert np.array_equal(written, expected), row["output"]
         hole = np.asarray(Image.open(folder / row["mask"])) > 127
         assert result["hole_share"] == pytest.approx(hole.mean())
         assert np.isfinite(result["psnr_hole_vs_original"]) and -1 <= result["ssim_hole_vs_original"] <= 1
         assert result["psnr_hole_vs_reference"] is None  # --model is its own reference
-    assert not list((tmp_path / "out").rglob("*.part")) and not (tmp_path / "out" / STATE_DIR).exists()
+    assert not list(out.rglob("*.part")) and not (out / STATE_DIR).exists()
 
 
-def test_resumed_job_skips_the_rows_already_done(local_ray, inputs, tmp_path):
+def test_resumed_job_skips_the_rows_already_done(first_run, inputs, tmp_path):
+    """The first run's folder (copied with its timestamps) and its manifest plus one new row: the three rows
+    written are skipped, the bad row is tried again (and fails again), the new row is written."""
     folder, rows = inputs
-    good = [row for row in rows if not row["image"].startswith("cat")]
     out = tmp_path / "out"
-    # The first run stops after two rows (as if interrupted there); the rerun gets the whole manifest.
-    first = batch(write_manifest(folder / "first.csv", good[:2]), out, model="tiny", steps=STEPS, actors=1, progress=False)
-    assert (first.ok, first.skipped) == (2, 0)
-    stamps = {row["output"]: (out / row["output"]).stat().st_mtime_ns for row in good[:2]}
-    second = batch(write_manifest(folder / "second.csv", good), out, model="tiny", steps=STEPS, actors=1, progress=False)
-    assert (second.rows, second.skipped, second.ok, second.failed) == (3, 2, 3, 0)
-    assert {output: (out / output).stat().st_mtime_ns for output in stamps} == stamps  # not written again
+    shutil.copytree(first_run[0], out)
+    extra = write_rows(folder, ["rocket"], seeds=[2])
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "filled").iterdir()}
+    summary = batch(write_manifest(folder / "more.csv", rows + extra), out, model="tiny", steps=STEPS, actors=1, progress=False)
+    assert (summary.rows, summary.skipped, summary.ok, summary.failed) == (5, 3, 4, 1)
+    assert {name: (out / "filled" / name).stat().st_mtime_ns for name in stamps} == stamps  # not written again
+    assert (out / "filled" / "rocket.png").is_file()
     outputs = [r["output"] for r in read_results(out)]
-    assert sorted(outputs) == sorted(row["output"] for row in good)  # each row once
+    assert sorted(outputs) == sorted(row["output"] for row in rows + extra)  # each row once
 
 
 def test_journal_of_an_interrupted_job_counts_its_written_rows_as_done(tmp_path):
@@ -105,7 +115,7 @@ def test_journal_of_an_interrupted_job_counts_its_written_rows_as_done(tmp_path)
 
 
 def test_killed_actor_still_yields_every_row_exactly_once(local_ray, tmp_path):
-    names = ["astronaut", "brick", "camera", "coffee", "retina", "rocket"]
+    names = ["astronaut", "brick", "camera", "coffee", "retina"]
     folder = tmp_path / "in"
     rows = write_rows(folder, names)
     out = tmp_path / "out"
@@ -149,3 +159,29 @@ def test_cli_batch_bad_input_exits_2(local_ray, tmp_path, capsys):
     assert main(["batch", str(manifest), "-o", str(tmp_path / "out"), "--model", "tiny"]) == 2
     assert "rows 1 and 2 would both write x.png" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_without_ray_the_scaleout_commands_say_what_to_install(monkeypatch, tmp_path, capsys):
+    """Ray is optional: with it unimportable, each command stops with one line and exit code 2."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what an interpreter without Ray sees
+    assert main(["batch", str(tmp_path), "-o", str(tmp_path / "out"), "--model", "tiny"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("moebius-edge: error: this command needs Ray") and "pip install ray==" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_calibrate_workers_without_ray_address_exits_2(tmp_path, capsys):
+    argv = ["calibrate", "--model", "tiny", "--workers", "2", "-o", str(tmp_path / "r.json"), "--report", str(tmp_path / "rep")]
+    assert main(argv) == 2
+    assert "--workers and --threads apply to a recording on Ray: add --ray-address" in capsys.readouterr().err
+
+
+def test_an_address_nobody_listens_on_fails_in_seconds():
+    from edge_sdk.scaleout.ray_runtime import RayUnavailableError, _probe
+
+    with pytest.raises(RayUnavailableError, match="cannot reach the Ray cluster at 127.0.0.1:1"):
+        _probe("127.0.0.1:1")
+    with pytest.raises(RayUnavailableError, match="must be 'auto' or HOST:PORT"):
+        _probe("headnode")

@@ -66,8 +66,8 @@ def test_distributed_calibration_gives_the_single_process_recipe(cluster):
     torch.set_num_threads(1)
     denoiser, vae = build_denoiser("tiny"), build_vae("tiny")
     options = CalibrationOptions(
-        num_images=3, steps_per_image=2, steps=CALIBRATION_STEPS, observer="minmax", eval_images=1, sensitivity_samples=2,
-        epsilon_layers=2, max_evaluations=2, cache_dir=None, progress=False,
+        num_images=2, steps_per_image=2, steps=CALIBRATION_STEPS, observer="minmax", eval_images=1, sensitivity_samples=1,
+        epsilon_layers=1, max_evaluations=1, cache_dir=None, progress=False,
     )
     single = calibrate(denoiser, vae, options)
     recorder = DistributedRecorder(denoiser, vae, workers=2)

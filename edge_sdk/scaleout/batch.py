@@ -270,7 +270,6 @@ def batch(
         raise EdgeSDKError(f"output folder's parent does not exist: {out_dir.parent}")
     if out_dir.exists() and not out_dir.is_dir():
         raise EdgeSDKError(f"-o must be a folder, and {out_dir} is a file")
-    out_dir.mkdir(exist_ok=True)
     sampling = Sampling(steps, guidance_scale, spec.default_strength() if strength is None else strength)
 
     journal = ResultJournal(out_dir)
@@ -280,8 +279,10 @@ def batch(
     pool = 0
     if todo:
         with ray_session(ray_address) as ray:
+            out_dir.mkdir(exist_ok=True)  # once Ray is up: a job that cannot start leaves nothing behind
             pool = actors or max(1, min(len(todo), cluster_cpus(ray) // threads))
             _run(ray, todo, journal, spec, sampling, out_dir, threads, evaluate, min(pool, len(todo)), progress)
+    out_dir.mkdir(exist_ok=True)
     path = journal.finish()
     latest = journal.previous()
     current = [latest[row.output] for row in rows if row.output in latest]

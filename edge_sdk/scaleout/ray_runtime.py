@@ -38,6 +38,8 @@ def ray_session(address: Optional[str] = None, *, num_cpus: Optional[int] = None
     if ray.is_initialized():
         yield ray
         return
+    if address:
+        _probe(address)
     try:
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
@@ -54,6 +56,21 @@ def ray_session(address: Optional[str] = None, *, num_cpus: Optional[int] = None
         yield ray
     finally:
         ray.shutdown()
+
+
+def _probe(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds on a HOST:PORT nobody listens on (Ray itself retries for minutes)."""
+    import socket
+
+    if address == "auto" or "://" in address:
+        return  # "auto" reads the local cluster's address file; ray:// is Ray Client's own protocol
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise RayUnavailableError(f"--ray-address must be 'auto' or HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RayUnavailableError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
 def cluster_cpus(ray) -> int:
