@@ -8,7 +8,8 @@ Steady-state rate = (rows − 1) / (last row's finish − first row's finish), f
 `finished_at`, so Ray's start and the actors' model loading are left out (reported separately as the
 job's wall time). Per-row overhead = the 1-actor steady-state seconds per row − the mean seconds a row
 spends inside its actor (reading, inpainting, writing). Records the load average: on a shared machine the
-2-actor scaling is bounded by what the other processes leave. Writes benchmarks/results/scaleout_<model>.json/.md.
+2-actor scaling is bounded by what the other processes leave. Writes benchmarks/results/scaleout_<model>.json
+(scaleout_<model>.md is the written reading of it).
 """
 from __future__ import annotations
 

@@ -168,7 +168,7 @@ def test_without_ray_the_scaleout_commands_say_what_to_install(monkeypatch, tmp_
     monkeypatch.setitem(sys.modules, "ray", None)  # what an interpreter without Ray sees
     assert main(["batch", str(tmp_path), "-o", str(tmp_path / "out"), "--model", "tiny"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("moebius-edge: error: this command needs Ray") and "pip install ray==" in err and len(err.splitlines()) == 1
+    assert err.startswith("moebius-edge: error: this command needs Ray") and 'pip install "moebius-edge[ray]"' in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
 

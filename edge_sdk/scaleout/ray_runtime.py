@@ -23,8 +23,8 @@ def require_ray():
         import ray.data  # noqa: F401  (needs pyarrow and pandas: checked here, not half-way into a job)
     except ImportError as exc:
         raise RayUnavailableError(
-            f"this command needs Ray ({exc.name or 'ray'} is not installed): pip install ray==2.60.0 pyarrow==26.0.1 "
-            "pandas==3.1.1 (all in requirements.txt)"
+            f"this command needs Ray ({exc.name or 'ray'} is not installed): pip install \"moebius-edge[ray]\" "
+            "(ray==2.60.0 with pyarrow and pandas, pinned in requirements.txt)"
         ) from None
     return ray
 
