@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from scaleout_data import write_manifest, write_rows
-from test_bench import tiny_bundle  # noqa: F401  (the cached tiny ExecutorTorch bundle fixture)
+from test_bench import tiny_bundle  # noqa: F401  (the cached tiny ExecuTorch bundle fixture)
 
 ray = pytest.importorskip("ray", reason="Ray is in requirements.txt; without it the scale-out commands say so")
 from ray.cluster_utils import Cluster  # noqa: E402
