@@ -27,6 +27,10 @@ requirements = [
     for line in Path(__file__).with_name("requirements.txt").read_text().splitlines()
     if line.strip() and not line.startswith("#") and not line.startswith("pytest")
 ]
+# Ray and what Ray Data needs are optional (`pip install moebius-edge[ray]`): only edge_sdk.scaleout imports them.
+RAY_EXTRA = ("ray==", "pyarrow==", "pandas==")
+extras = {"ray": [r for r in requirements if r.startswith(RAY_EXTRA)]}
+requirements = [r for r in requirements if not r.startswith(RAY_EXTRA)]
 
 setup(
     name="moebius-edge",
@@ -40,5 +44,6 @@ setup(
     package_dir=package_dir,
     package_data={"edge_sdk": ["samples/*.jpg", "samples/*.png", "samples/*.md", "weights/*", "weights/*/*"]},
     install_requires=requirements,
+    extras_require=extras,
     entry_points={"console_scripts": ["moebius-edge=edge_sdk.cli:main"]},
 )

@@ -95,8 +95,13 @@ def calibrate(
     recipe_path: Union[str, Path, None] = None,
     report_dir: Union[str, Path, None] = None,
     log: Callable[[str], None] = lambda message: None,
+    recorder: Optional[Callable] = None,
 ) -> CalibrationResult:
-    """Calibrate `denoiser` (with `vae`) and write the recipe and report when paths are given."""
+    """Calibrate `denoiser` (with `vae`) and write the recipe and report when paths are given.
+
+    `recorder(graphs, images, settings, model_hash, cache_dir, graph) -> (set, was_cached)` replaces the
+    in-process recording, e.g. `edge_sdk.scaleout.calibration.DistributedRecorder` (on Ray): it returns the
+    calibration set and, when it recorded, leaves `graph`'s observers calibrated."""
     from edge_sdk import __version__
     from edge_sdk.deploy import DeployGraphs
 
@@ -134,9 +139,12 @@ def calibrate(
 
     log(f"calibration set: {options.num_images} images x {options.steps_per_image} of {steps_run} steps")
     with clock("record trajectories (and observe)"):
-        calibration_set, cached = dataset.load_or_record(
-            graphs, images, settings, model_hash, options.cache_dir, sample_step=switchable.observe, progress=options.progress
-        )
+        if recorder is None:
+            calibration_set, cached = dataset.load_or_record(
+                graphs, images, settings, model_hash, options.cache_dir, sample_step=switchable.observe, progress=options.progress
+            )
+        else:
+            calibration_set, cached = recorder(graphs, images, settings, model_hash, options.cache_dir, switchable)
     samples = calibration_set.samples()
     if cached:
         with clock("observe cached samples"):

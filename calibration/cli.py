@@ -39,7 +39,15 @@ def add_calibrate_command(commands, add_model_arguments, make_pipeline) -> None:
     parser.add_argument("--no-cache", action="store_true", help="record the calibration set again and do not keep it")
     parser.add_argument("-o", "--output", type=Path, required=True, help="recipe file to write (JSON)")
     parser.add_argument("--report", type=Path, required=True, help="folder for report.json, report.md, grid.png, drift.png")
+    add_distributed_options(parser)
     parser.set_defaults(handler=lambda args: cmd_calibrate(args, make_pipeline))
+
+
+def add_distributed_options(parser) -> None:
+    parser.add_argument("--ray-address", metavar="ADDRESS", help="record on a Ray cluster ('auto' or HOST:PORT; "
+                        "default: in this process); the merged statistics give the single-process recipe")
+    parser.add_argument("--workers", type=int, help="recording workers with --ray-address (default: the cluster's CPUs / --threads)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (and CPUs) per worker with --ray-address (default 1)")
 
 
 def cmd_calibrate(args, make_pipeline) -> None:
@@ -72,12 +80,26 @@ def cmd_calibrate(args, make_pipeline) -> None:
         progress=sys.stderr.isatty(),
     )
     options.check()  # before the (slow) model load
+    if args.ray_address:
+        if args.workers is not None and args.workers < 1:
+            raise EdgeSDKError(f"--workers must be at least 1, got {args.workers}")
+        if args.threads < 1:
+            raise EdgeSDKError(f"--threads must be at least 1, got {args.threads}")
+    elif args.workers is not None or args.threads != 1:
+        raise EdgeSDKError("--workers and --threads apply to a recording on Ray: add --ray-address")
     pipe = make_pipeline(args)
     if pipe.notice:
         print(f"moebius-edge: note: {pipe.notice}", file=sys.stderr)
+    recorder = None
+    if args.ray_address:
+        from edge_sdk.scaleout.calibration import DistributedRecorder
+        from edge_sdk.scaleout.ray_runtime import require_ray
+
+        require_ray()
+        recorder = DistributedRecorder(pipe.denoiser, pipe.vae, ray_address=args.ray_address, workers=args.workers, threads=args.threads)
     result = calibrate(
         pipe.denoiser, pipe.vae, options, recipe_path=args.output, report_dir=args.report,
-        log=lambda message: print(message, file=sys.stderr),
+        log=lambda message: print(message, file=sys.stderr), recorder=recorder,
     )
     counts = result.report["precision_counts"]
     verdict = "meets" if result.report["meets_target"] else "MISSES"

@@ -294,11 +294,14 @@ def record(
     *,
     sample_step=None,
     progress: bool = True,
+    first_index: int = 0,
 ) -> CalibrationSet:
     """Run the fp32 sampling loop of `graphs` (a DeployGraphs) on every image and noise, recording inputs.
 
     `sample_step`, when given, computes the steps whose inputs are samples instead of `graphs.step`: the
     same graph with PT2E observers attached computes the same numbers and calibrates during the recording.
+    `first_index` is the first image's index in the whole set (its noise seed depends on it), for a
+    recording split over workers.
     """
     timesteps = tuple(graphs.timesteps)
     if settings.steps != graphs.schedule.steps or abs(settings.strength - graphs.schedule.strength) > 1e-12:
@@ -318,7 +321,7 @@ def record(
         for image_index, item in enumerate(images):
             masked_latents, mask_latent, *clean = graphs.encode(item.image, item.mask)
             for noise_index in range(settings.noises_per_image):
-                generator = torch.Generator().manual_seed(_noise_seed(settings.seed, image_index, noise_index))
+                generator = torch.Generator().manual_seed(_noise_seed(settings.seed, first_index + image_index, noise_index))
                 noise = torch.randn(1, 4, latent_side, latent_side, generator=generator)
                 x = graphs.start_latent(noise, *clean)
                 trajectory = [x]
@@ -358,18 +361,27 @@ def load_or_record(
     """The cached set for these inputs, or a fresh recording saved to the cache. Returns (set, was_cached):
     `sample_step` (see `record`) runs only when the set is recorded, not when it comes from the cache."""
     key = data_hash(model_hash, graphs.config, images, settings, graphs.timesteps)
-    if cache_dir is not None:
-        folder = Path(cache_dir) / key
-        if (folder / _META).is_file() and (folder / _TENSORS).is_file():
-            cached = CalibrationSet.load(folder)
-            if cached.data_hash == key:
-                return cached, True
+    cached = cached_set(cache_dir, key)
+    if cached is not None:
+        return cached, True
     recorded = record(graphs, images, settings, model_hash, sample_step=sample_step, progress=progress)
     assert recorded.data_hash == key
     if cache_dir is not None:
         folder = publish_folder(recorded.save, Path(cache_dir) / key)
         recorded.folder = folder
     return recorded, False
+
+
+def cached_set(cache_dir: Union[str, Path, None], key: str) -> Optional[CalibrationSet]:
+    """The set cached under `key`, or None."""
+    if cache_dir is None:
+        return None
+    folder = Path(cache_dir) / key
+    if (folder / _META).is_file() and (folder / _TENSORS).is_file():
+        cached = CalibrationSet.load(folder)
+        if cached.data_hash == key:
+            return cached
+    return None
 
 
 def default_cache_dir() -> Path:
@@ -390,6 +402,7 @@ __all__ = [
     "RecordSettings",
     "load_images",
     "load_or_record",
+    "cached_set",
     "record",
     "retained_steps",
     "model_digest",

@@ -17,6 +17,7 @@ _PUBLIC = {
     "InpaintPipeline": "edge_sdk.pipeline",
     "EdgeSDKError": "edge_sdk.errors",
     "load": "edge_sdk.bundle.host",
+    "batch": "edge_sdk.scaleout.batch",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -149,12 +149,19 @@ def _add_bench_command(commands) -> None:
     bench.add_argument("--vae", type=Path, help="the VAE folder that goes with --checkpoint")
     bench.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-memory child processes")
     bench.add_argument("--out", type=Path, required=True, help="folder for bench.json, bench.md and bench.png")
+    bench.add_argument("--ray-address", metavar="ADDRESS", help="device farm: 'auto' or HOST:PORT of a Ray cluster whose "
+                       "nodes advertise device:NAME resources (default: measure on this machine)")
+    bench.add_argument("--devices", help="with --ray-address: comma-separated device names; every bundle is measured on each")
     bench.set_defaults(handler=cmd_bench)
 
 
 def cmd_bench(args) -> None:
     from edge_sdk.bench.runner import OUTPUTS, run_bench
 
+    if args.ray_address or args.devices:
+        from edge_sdk.scaleout.cli import cmd_bench_farm
+
+        return cmd_bench_farm(args, OUTPUTS)
     run_bench(
         args.bundles, args.out, steps=args.steps, warmup=args.warmup, threads=args.threads, samples=args.samples,
         gpu_reference=args.gpu_reference, checkpoint=args.checkpoint, vae=args.vae, measure_memory=args.memory,
@@ -177,6 +184,12 @@ def _add_calibration_commands(commands) -> None:
 
     add_calibrate_command(commands, _add_model_arguments, _pipeline)
     add_masks_command(commands)
+
+
+def _add_scaleout_commands(commands) -> None:
+    from edge_sdk.scaleout.cli import add_batch_command
+
+    add_batch_command(commands, _add_model_arguments)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench_command(commands)
     _add_bundle_commands(commands, inpaint)
     _add_calibration_commands(commands)
+    _add_scaleout_commands(commands)
     return parser
 
 

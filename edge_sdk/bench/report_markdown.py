@@ -22,11 +22,21 @@ def _psnr(entry: dict, key: str) -> str:
     return _cell(quality[key])
 
 
+def display_name(entry: dict) -> str:
+    """The row's name, with the device that measured it in a farm run."""
+    return f"{entry['name']} @ {entry['device']}" if entry.get("device") else entry["name"]
+
+
+def failed_row(device: dict) -> str:
+    """A farm device that measured nothing: its name and why, across the table."""
+    return "| " + " | ".join([f"– @ {device['device']}", f"failed: {device['error']}"] + ["–"] * (len(COLUMNS) - 2)) + " |"
+
+
 def table_row(entry: dict) -> str:
     ratios = entry["ratios"]
     size = None if entry["size_bytes"] is None else entry["size_bytes"] / 1e6
     cells = [
-        entry["name"], entry["backend"], entry["precision"], _cell(size), _cell(entry["load_s"], "{:.2f}"),
+        display_name(entry), entry["backend"], entry["precision"], _cell(size), _cell(entry["load_s"], "{:.2f}"),
         _cell(entry["encode"]["p50_ms"], "{:.0f}"), _cell(entry["step"]["p50_ms"], "{:.0f}"), _cell(entry["step"]["p90_ms"], "{:.0f}"),
         _cell(entry["step"]["min_ms"], "{:.0f}"), _cell(entry["decode"]["p50_ms"], "{:.0f}"), _cell(entry["end_to_end_s"], "{:.1f}") + ("" if entry["end_to_end_measured"] else "*"),
         _cell(entry["peak_rss_mb"], "{:.0f}"), _cell(ratios["step_speedup_vs_eager"], "{:.2f}×"),
@@ -54,6 +64,7 @@ def render(result: dict) -> str:
         "|" + "|".join("---" for _ in COLUMNS) + "|",
         table_row(result["reference"]),
         *[table_row(entry) for entry in result["bundles"]],
+        *[failed_row(device) for device in result.get("farm", []) if device["status"] == "failed"],
         "",
         "Speedup = PyTorch eager fp32 step p50 / the row's step p50, measured in the same run on the same host. "
         "End-to-end = one whole inpaint of the first sample (* = no sample inpainted: encode + steps × step + decode medians). "

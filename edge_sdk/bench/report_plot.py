@@ -10,12 +10,16 @@ def draw(result: dict, path: Path) -> None:
     matplotlib.use("Agg")  # no display on servers and CI
     import matplotlib.pyplot as plt
 
+    from edge_sdk.bench.report_markdown import display_name
+
     entries = [result["reference"], *result["bundles"]]
-    names = [e["name"] for e in entries]
+    names = [display_name(e) for e in entries]
     p50 = [e["step"]["p50_ms"] for e in entries]
     low = [e["step"]["p50_ms"] - e["step"]["min_ms"] for e in entries]
     high = [e["step"]["p90_ms"] - e["step"]["p50_ms"] for e in entries]
-    colors = ["#888888"] + ["#3b7dd8" if e["precision"] != "int8" else "#e0803a" for e in result["bundles"]]
+    colors = ["#888888"] + [
+        "#888888" if e["backend"] == "pytorch" else "#3b7dd8" if e["precision"] != "int8" else "#e0803a" for e in result["bundles"]
+    ]
 
     figure, axis = plt.subplots(figsize=(9, 1.2 + 0.55 * len(entries)), dpi=110)
     positions = list(range(len(entries)))[::-1]

@@ -58,6 +58,7 @@ _entry = {
     ],
     "properties": {
         "name": {"type": "string", "description": "bundle folder name, or 'pytorch-eager-fp32'"},
+        "device": {"type": "string", "description": "farm runs only: the device (Ray resource device:NAME) that measured this row; its ratios are against that device's own eager reference"},
         "backend": {"type": "string"},
         "precision": {"type": "string"},
         "graph_precisions": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -156,6 +157,20 @@ SCHEMA = {
             },
         },
         "notes": {"type": "array", "items": {"type": "string"}},
+        "farm": {
+            "type": "array",
+            "description": "farm runs only (`bench --ray-address`): every device asked for, its host or why it failed",
+            "items": {
+                "type": "object",
+                "required": ["device", "status", "error", "host"],
+                "properties": {
+                    "device": {"type": "string"},
+                    "status": {"enum": ["ok", "failed"]},
+                    "error": {"type": ["string", "null"]},
+                    "host": {"type": ["object", "null"]},
+                },
+            },
+        },
     },
 }
 
