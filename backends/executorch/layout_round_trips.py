@@ -85,14 +85,14 @@ class _Rewriter:
         """view_copy(source) to `like`'s shape, inserted before `like`, reading int8 iff `int8_result`."""
         if self.reads_int8(source) and not int8_result:
             # An explicit dequantize of the same int8 tensor: the reshape reads float.
-            source = self._call(self.ops["dq"], tuple(source.args), source, torch.float32, like)
+            source = self._call(self.ops["dq"], tuple(source.args), source, source.meta["val"].dtype, like)
         elif int8_result and not self.reads_int8(source):
             qparams = tuple(next(iter(like.users)).args[1:])
             quantized = self._call(self.ops["q"], (source, *qparams), source, qparams[-1], like)
-            source = self._call(self.ops["dq"], (quantized, *qparams), source, torch.float32, like)
+            source = self._call(self.ops["dq"], (quantized, *qparams), source, source.meta["val"].dtype, like)
             self.tag_implicit(source)
         shape = list(like.meta["val"].shape)
-        return self._call(self.ops["view"], (source, shape), like, torch.float32, like)
+        return self._call(self.ops["view"], (source, shape), like, like.meta["val"].dtype, like)
 
 
 def skip_layout_round_trips(graph_module: torch.fx.GraphModule) -> int:
