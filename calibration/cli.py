@@ -8,12 +8,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from edge_sdk.cli import add_threads_argument
 from edge_sdk.errors import EdgeSDKError
 
 
 def add_calibrate_command(commands, add_model_arguments, make_pipeline) -> None:
-    from edge_sdk.calibration.observers import OBSERVERS
-
     parser = commands.add_parser(
         "calibrate",
         help="int8 calibration of the denoiser's step graph: a recipe (JSON) and a drift report",
@@ -29,7 +28,8 @@ def add_calibrate_command(commands, add_model_arguments, make_pipeline) -> None:
     parser.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
     parser.add_argument("--strength", type=float, help="the deployment's strength (default: the model's, 1.0 but for nano)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated masks and the noise (default 0)")
-    parser.add_argument("--observer", choices=sorted(OBSERVERS), default="mse", help="activation range observer (default mse)")
+    # Checked by CalibrationOptions.check: naming the choices here would import torchao for every --help.
+    parser.add_argument("--observer", default="mse", help="activation range observer: minmax, percentile or mse (default mse)")
     parser.add_argument("--target-psnr", type=float, default=35.0, help="final-image PSNR against fp32 to meet, dB (default 35)")
     parser.add_argument("--eval-images", type=int, default=2, help="images the search and report compare (default 2)")
     parser.add_argument("--sensitivity-samples", type=int, default=4, help="samples for the sensitivity analysis (default 4)")
@@ -39,14 +39,16 @@ def add_calibrate_command(commands, add_model_arguments, make_pipeline) -> None:
     parser.add_argument("--no-cache", action="store_true", help="record the calibration set again and do not keep it")
     parser.add_argument("-o", "--output", type=Path, required=True, help="recipe file to write (JSON)")
     parser.add_argument("--report", type=Path, required=True, help="folder for report.json, report.md, grid.png, drift.png")
+    add_threads_argument(parser)
     parser.set_defaults(handler=lambda args: cmd_calibrate(args, make_pipeline))
 
 
 def cmd_calibrate(args, make_pipeline) -> None:
     from edge_sdk.calibration.calibrate import CalibrationOptions, calibrate
     from edge_sdk.calibration.dataset import default_cache_dir
-    from edge_sdk.cli import model_strength
+    from edge_sdk.cli import _check_sampling_arguments, model_strength, use_threads
 
+    _check_sampling_arguments(args)
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
     if not args.report.parent.is_dir():
@@ -72,6 +74,7 @@ def cmd_calibrate(args, make_pipeline) -> None:
         progress=sys.stderr.isatty(),
     )
     options.check()  # before the (slow) model load
+    use_threads(args)
     pipe = make_pipeline(args)
     if pipe.notice:
         print(f"moebius-edge: note: {pipe.notice}", file=sys.stderr)

@@ -47,8 +47,10 @@ def build_vae(preset: str = "tiny", seed: int = 0) -> AutoencoderKL:
 def load_vae(folder: Union[str, Path]) -> AutoencoderKL:
     """A diffusers VAE folder (config.json + weights), read from disk only: nothing is downloaded."""
     folder = Path(folder)
-    if not folder.is_dir():
+    if not folder.exists():
         raise CheckpointError(f"VAE folder not found: {folder}")
+    if not folder.is_dir():
+        raise CheckpointError(f"--vae {folder} is a file: pass the diffusers VAE folder that holds config.json")
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise CheckpointError(f"VAE folder {folder} has no config.json (expected a diffusers AutoencoderKL folder)")
