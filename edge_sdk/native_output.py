@@ -18,16 +18,20 @@ def native_stderr_to(path: Optional[Path] = None) -> Iterator[TextIO]:
     """Within the block, descriptor 2 (so native prints, Python warnings and log records alike) goes to
     `path` (appended), or nowhere when `path` is None; yields a text stream to the original stderr for our
     own progress."""
-    sys.stderr.flush()
+    python_stderr = sys.stderr
+    python_stderr.flush()
     target = os.open(os.devnull if path is None else path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
     saved = os.dup(2)
-    terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding=sys.stderr.encoding or "utf-8", errors="replace")
+    terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding or "utf-8", errors="replace")
+    # ExecuTorch's pybindings log through Python's sys.stderr, C++ elsewhere through the descriptor: cover both.
+    sys.stderr = os.fdopen(os.dup(target), "w", buffering=1, encoding="utf-8", errors="replace")
     os.dup2(target, 2)
     os.close(target)
     try:
         yield terminal
     finally:
-        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = python_stderr
         os.dup2(saved, 2)
         os.close(saved)
         terminal.close()

@@ -108,11 +108,11 @@ def publishing_directory(destination: Path) -> Iterator[Path]:
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise BundleError(f"{destination} already exists and is not an empty directory: choose a new output path")
     sweep_stale_staging(destination)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(destination)}{os.getpid()}-", dir=parent))
-    except OSError as exc:
-        raise BundleError(f"cannot write {destination}: {parent} is not writable ({exc.strerror})") from None
     with _sigterm_raises():
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=f"{_staging_prefix(destination)}{os.getpid()}-", dir=parent))
+        except OSError as exc:
+            raise BundleError(f"cannot write {destination}: {parent} is not writable ({exc.strerror})") from None
         try:
             yield staging
             os.chmod(staging, user_mode("dir"))  # mkdtemp makes 0700: a bundle must be servable as exported

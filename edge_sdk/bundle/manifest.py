@@ -162,8 +162,8 @@ def check_files(path: Path, manifest: dict) -> None:
 
 def read_bundle(path, verify_files: bool = True) -> Bundle:
     """The bundle at `path`; with `verify_files`, every file's size and sha256 must match the manifest."""
-    path = Path(path)
     manifest = read_manifest(path)
+    path = Path(path)
     if verify_files:
         check_files(path, manifest)
     return Bundle(path=path, manifest=manifest)
