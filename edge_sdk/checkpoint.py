@@ -17,11 +17,18 @@ RANDOM_INIT_SEED = 0
 _CONV_IN_KEY = "diff_model.conv_in.conv_pw.weight"
 
 
+def check_checkpoint_file(path: Union[str, Path]) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is a folder: pass the .bin or .safetensors file")
+    return path
+
+
 def read_state_dict(path: Union[str, Path]) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint file, without ever executing pickled code."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+    path = check_checkpoint_file(path)
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file

@@ -74,11 +74,16 @@ def _check_sampling_arguments(args) -> None:
 
 
 def _check_model_files(args) -> None:
-    """Checkpoint and VAE paths exist (their contents are read by the model load)."""
-    if args.checkpoint is not None and not args.checkpoint.is_file():
-        from edge_sdk.checkpoint import read_state_dict
+    """The model's files, before anything slow: paired, present and of the right kind (read at the load)."""
+    if args.checkpoint is None and args.vae is None:
+        return
+    if args.checkpoint is None or args.vae is None:
+        raise EdgeSDKError("--checkpoint and --vae go together: the denoiser needs the VAE it was trained with")
+    from edge_sdk.checkpoint import check_checkpoint_file
+    from edge_sdk.vae import check_vae_folder
 
-        read_state_dict(args.checkpoint)  # its one-line error: not found, a folder, …
+    check_checkpoint_file(args.checkpoint)
+    check_vae_folder(args.vae)
 
 
 def _pipeline(args):
@@ -167,7 +172,9 @@ def _add_bench_command(commands) -> None:
     bench.add_argument("bundles", type=Path, nargs="+", metavar="BUNDLE", help="bundle folders of one model")
     bench.add_argument("--steps", type=int, default=10, help="timed denoising steps per bundle (default 10)")
     bench.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
-    bench.add_argument("--threads", type=int, help="threads for PyTorch and ExecuTorch (default: the runtimes' own)")
+    bench.add_argument(
+        "--threads", type=int, help="threads for PyTorch, ExecuTorch and ONNX Runtime (default: half the cores, at least 1)"
+    )
     bench.add_argument("--samples", type=int, default=3, help="bundled samples for the PSNR columns (default 3; 0 skips)")
     bench.add_argument("--gpu-reference", type=Path, help="JSON written by benchmarks/gpu_reference.py")
     bench.add_argument("--checkpoint", type=Path, help="the weights the bundles came from, when not a preset")
@@ -180,8 +187,11 @@ def _add_bench_command(commands) -> None:
 def cmd_bench(args) -> None:
     from edge_sdk.bench.runner import OUTPUTS, run_bench
 
+    from edge_sdk.threads import default_threads
+
+    threads = default_threads() if args.threads is None else args.threads  # chosen, never every core
     run_bench(
-        args.bundles, args.out, steps=args.steps, warmup=args.warmup, threads=args.threads, samples=args.samples,
+        args.bundles, args.out, steps=args.steps, warmup=args.warmup, threads=threads, samples=args.samples,
         gpu_reference=args.gpu_reference, checkpoint=args.checkpoint, vae=args.vae, measure_memory=args.memory,
         progress=sys.stderr.isatty(),
     )

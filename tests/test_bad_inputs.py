@@ -119,6 +119,7 @@ CLI_CASES = [
     ("VAE path is a file", lambda w: ["inpaint", IMAGE, MASK, "-o", w / "o.png", "--checkpoint", NANO_CHECKPOINT, "--vae", w / "vae_file", "--model", "nano"], "is a file"),
     ("checkpoint holding Python objects", lambda w: ["inpaint", IMAGE, MASK, "-o", w / "o.png", "--checkpoint", w / "with_objects.bin", "--vae", NANO_VAE, "--model", "nano"], "Unsupported global: GLOBAL argparse.Namespace"),
     ("checkpoint without its VAE", inpaint("--checkpoint", NANO_CHECKPOINT), "--checkpoint and --vae go together"),
+    ("checkpoint is a folder", lambda w: ["inpaint", IMAGE, MASK, "-o", w / "o.png", "--checkpoint", w / "photo_dir", "--vae", NANO_VAE], "is a folder: pass the .bin or .safetensors file"),
     # export, before anything slow
     ("export guidance nan", lambda w: ["export", "--model", "tiny", "--backend", "onnx", "--guidance", "nan", "-o", w / "b"], "--guidance must be a finite number"),
     ("export steps 100000", lambda w: ["export", "--model", "tiny", "--backend", "onnx", "--steps", "100000", "-o", w / "b"], "--steps must be between"),
@@ -384,3 +385,21 @@ def test_bundle_inpaint_checks_its_seed_and_output_first(et_bundle, tmp_path, ca
     code, captured = run_cli(capsys, ["inpaint", IMAGE, MASK, "-o", "/proc/o.png", "--bundle", et_bundle])
     assert_one_line_error(code, captured.err, "/proc is not writable")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the first experience: a fast --help, a quiet import ---
+
+
+def test_help_imports_no_toolchain():
+    probe = (
+        "import sys; from edge_sdk.cli import build_parser; build_parser().format_help(); "
+        "print(sorted(m for m in ('torch', 'torchao', 'diffusers', 'executorch', 'onnxruntime', 'coremltools') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
+
+
+def test_python_api_imports_quietly():
+    probe = "import edge_sdk; edge_sdk.InpaintPipeline; edge_sdk.load; import edge_sdk.calibration.observers"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == "", result.stderr

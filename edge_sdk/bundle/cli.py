@@ -45,6 +45,7 @@ def add_info_command(commands, add_model_arguments) -> None:
     p.add_argument("bundle", type=Path, nargs="?", help="a bundle directory")
     add_model_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_threads_argument(p)
     p.set_defaults(handler=cmd_info)
 
 
@@ -112,14 +113,22 @@ def cmd_export(args) -> None:
     _check_export_arguments(args)
     recipe = _given_recipe(args)  # a bad recipe file fails before the slow part
     use_threads(args)
+    pipe = _pipeline(args)  # a bad checkpoint fails here, before any file is created
+    if pipe.notice:
+        _warn(pipe.notice)
     log = export_log_path(args.output)
     log.unlink(missing_ok=True)
-    with native_stderr_to(log) as terminal:
-        progress = StageProgress(terminal)
-        try:
-            bundle = _export(args, recipe, _pipeline(args), progress, lambda message: print(f"moebius-edge: note: {message}", file=terminal))
-        finally:
-            progress.close()
+    try:
+        with native_stderr_to(log) as terminal:
+            progress = StageProgress(terminal)
+            try:
+                bundle = _export(args, recipe, pipe, progress)
+            finally:
+                progress.close()
+    except BaseException:
+        if log.is_file() and not log.stat().st_size:
+            log.unlink()
+        raise
     from edge_sdk.bundle.info import describe_bundle
 
     print(describe_bundle(bundle.path))
@@ -130,15 +139,13 @@ def cmd_export(args) -> None:
         log.unlink(missing_ok=True)
 
 
-def _export(args, recipe, pipe, progress, note):
+def _export(args, recipe, pipe, progress):
     import torch
 
     from edge_sdk.bundle.export import export_bundle
     from edge_sdk.bundle.manifest import model_description
     from edge_sdk.deploy import DeployGraphs
 
-    if pipe.notice:
-        note(pipe.notice)
     progress(f"building the deploy graphs ({args.steps} steps, guidance {args.guidance:g}, strength {args.strength:g})")
     with torch.no_grad():
         graphs = DeployGraphs.build(pipe.denoiser, pipe.vae, steps=args.steps, strength=args.strength, guidance_scale=args.guidance)
@@ -176,6 +183,7 @@ def cmd_info(args) -> None:
 
     from edge_sdk.deploy.report import describe_model, format_model_report
 
+    use_threads(args)
     report = describe_model(args.model or "moebius-0.2b", args.checkpoint, vae=args.vae)
     print(json.dumps(report, indent=2) if args.json else format_model_report(report))
 
