@@ -1,7 +1,6 @@
 """`moebius-edge export`, `verify`, `info` and `inpaint --bundle`: argument parsing and handlers (lazy imports)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from edge_sdk.cli import add_threads_argument, use_threads
@@ -84,7 +83,6 @@ def export_log_path(output: Path) -> Path:
 def _check_export_arguments(args) -> None:
     from edge_sdk.backends import get_backend
     from edge_sdk.bundle.errors import BackendUnavailableError, ExportError
-    from edge_sdk.bundle.files import sweep_stale_staging
     from edge_sdk.cli import _check_model_files, _check_sampling_arguments
     from edge_sdk.output_files import check_writable_folder
 
@@ -101,7 +99,6 @@ def _check_export_arguments(args) -> None:
     if args.output.exists():
         raise EdgeSDKError(f"{args.output} already exists: bundles are written to a new directory")
     check_writable_folder(args.output.parent, str(args.output))
-    sweep_stale_staging(args.output)  # left by an export that was killed
     _check_model_files(args)
 
 
