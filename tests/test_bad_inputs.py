@@ -267,6 +267,8 @@ def test_model_notice_is_a_warning_once_per_process(tiny_pipe, monkeypatch):
 
 def test_outputs_and_bundle_folders_follow_the_umask(tmp_path):
     from edge_sdk.bundle.files import publishing_directory
+    from edge_sdk.calibration.files import publish_folder, write_text_atomic
+    from edge_sdk.calibration.masks import save_mask
     from edge_sdk.output_files import save_image_atomic
 
     previous = os.umask(0o022)
@@ -274,10 +276,15 @@ def test_outputs_and_bundle_folders_follow_the_umask(tmp_path):
         save_image_atomic(Image.new("RGB", (8, 8)), tmp_path / "a.png")
         with publishing_directory(tmp_path / "bundle") as staging:
             (staging / "x.pte").write_bytes(b"x")
+        write_text_atomic(tmp_path / "recipe.json", "{}")
+        publish_folder(lambda folder: (folder / "report.md").write_text("r"), tmp_path / "report")
+        save_mask(np.full((4, 4), 255, dtype=np.uint8), tmp_path / "mask.png")
     finally:
         os.umask(previous)
-    assert (tmp_path / "a.png").stat().st_mode & 0o777 == 0o644
-    assert (tmp_path / "bundle").stat().st_mode & 0o777 == 0o755
+    for file in ("a.png", "recipe.json", "report/report.md", "mask.png"):
+        assert (tmp_path / file).stat().st_mode & 0o777 == 0o644, file
+    for folder in ("bundle", "report"):
+        assert (tmp_path / folder).stat().st_mode & 0o777 == 0o755, folder
 
 
 def test_jpeg_output_uses_the_documented_quality(tmp_path):
