@@ -220,32 +220,26 @@ def test_read_only_file_system_is_refused_before_inference(read_only_dir, capsys
 # --- silent wrong results: the input's mode comes back ---
 
 
-def test_grey_and_rgba_inputs_come_back_in_their_mode(tiny_pipe):
-    picture = Image.open(IMAGE).convert("RGB").resize((96, 64))
+def test_rgba_input_comes_back_rgba_with_its_alpha(tiny_pipe):
+    """(Grey in, grey out: tests/test_pipeline.py::test_rgba_and_grey_images_are_accepted.)"""
+    rgba = Image.open(IMAGE).convert("RGBA").resize((96, 64))
     hole = np.zeros((64, 96), dtype=bool)
     hole[20:40, 30:60] = True
     far = np.ones_like(hole)
     far[5:55, 15:75] = False  # beyond the paste blur's reach
-
-    grey = picture.convert("L")
-    result = tiny_pipe(grey, hole, steps=2, progress=False)
-    assert result.mode == "L" and result.size == grey.size
-    assert np.array_equal(np.asarray(result)[far], np.asarray(grey)[far])
-
-    rgba = picture.convert("RGBA")
     alpha = np.full((64, 96), 255, dtype=np.uint8)
     alpha[:, :10] = 0  # a transparent strip far from the hole
     alpha[20:40, 30:60] = 0  # the hole itself is transparent too
     rgba.putalpha(Image.fromarray(alpha))
-    result = tiny_pipe(rgba, hole, steps=2, progress=False)
-    assert result.mode == "RGBA"
+    result = tiny_pipe(rgba, hole, steps=1, progress=False)
+    assert result.mode == "RGBA" and result.size == rgba.size
     out = np.asarray(result)
     assert np.array_equal(out[..., 3][far], alpha[far])  # alpha kept outside the hole
     assert (out[..., 3][hole] == 255).all()  # the fill is opaque
     assert np.array_equal(out[far], np.asarray(rgba)[far])  # even the colour under transparent pixels
-
+    assert not np.array_equal(out[hole][:, :3], np.asarray(rgba)[hole][:, :3])  # the hole was filled
     empty = np.zeros_like(hole)
-    assert np.array_equal(np.asarray(tiny_pipe(rgba, empty, steps=2, progress=False)), np.asarray(rgba))
+    assert np.array_equal(np.asarray(tiny_pipe(rgba, empty, steps=1, progress=False)), np.asarray(rgba))
 
 
 def test_model_notice_is_a_warning_once_per_process(tiny_pipe, monkeypatch):

@@ -1,8 +1,8 @@
 """The README's commands and snippets, run as written, with small models in place of the official weights.
 
 Substitutions: `photo.jpg`/`mask.png` are a bundled sample; the official checkpoint and VAE paths hold the tiny
-reference checkpoint and a tiny VAE (so `--model tiny` / `config="tiny"` replace `moebius-0.2b`), and the demo
-runs `--steps 2`. Commands not run are listed in SKIPPED with the reason. The export runs on a pseudo-terminal,
+reference checkpoint and a tiny VAE (so `--model tiny` / `config="tiny"` replace `moebius-0.2b`), and 20 steps
+become 2 (the demo runs `--steps 2`), to keep the test short. Commands not run are listed in SKIPPED with the reason. The export runs on a pseudo-terminal,
 as a user sees it; its transcript and bundle are cached per code version like the other tiny bundles.
 """
 import os
@@ -56,7 +56,7 @@ def skip_reason(command: str):
 
 
 def adapted(command: str) -> list[str]:
-    argv = command.split()[1:]
+    argv = command.replace("--steps 20", "--steps 2").split()[1:]
     if "--checkpoint" in argv:
         argv += ["--model", "tiny"]
     if argv[0] == "demo":
@@ -201,6 +201,7 @@ def test_python_snippets(exported, workdir, monkeypatch):
     blocks = code_blocks("python")
     assert len(blocks) == 2
     pipeline_block = blocks[0].replace('config="moebius-0.2b"', 'config="tiny"').replace('"moebius-0.2b")', '"tiny")')
+    pipeline_block = pipeline_block.replace("steps=20", "steps=2")
     namespace = {}
     exec(compile(pipeline_block, "README.md", "exec"), namespace)
     assert namespace["result"].size == Image.open("photo.jpg").size and Path("filled.png").is_file()
