@@ -24,13 +24,14 @@ def native_stderr_to(path: Optional[Path] = None) -> Iterator[TextIO]:
     saved = os.dup(2)
     terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding or "utf-8", errors="replace")
     # ExecuTorch's pybindings log through Python's sys.stderr, C++ elsewhere through the descriptor: cover both.
+    # The stream is left open: a log handler created inside the block may keep writing to it afterwards.
     sys.stderr = os.fdopen(os.dup(target), "w", buffering=1, encoding="utf-8", errors="replace")
     os.dup2(target, 2)
     os.close(target)
     try:
         yield terminal
     finally:
-        sys.stderr.close()
+        sys.stderr.flush()
         sys.stderr = python_stderr
         os.dup2(saved, 2)
         os.close(saved)

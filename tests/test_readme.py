@@ -119,11 +119,11 @@ def exported(workdir):
         shutil.rmtree(cache, ignore_errors=True)
         cache.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(workdir / EXPORTED, cache / "bundle")
-        (cache / "transcript.txt").write_text(transcript, encoding="utf-8")
+        (cache / "transcript.txt").write_bytes(transcript.encode("utf-8"))  # bytes: a bar's \r must stay a \r
         mode = (workdir / EXPORTED).stat().st_mode & 0o777
     else:
         shutil.copytree(cache / "bundle", workdir / EXPORTED)
-        transcript, mode = (cache / "transcript.txt").read_text(encoding="utf-8"), None
+        transcript, mode = (cache / "transcript.txt").read_bytes().decode("utf-8"), None
     return transcript, workdir / EXPORTED, mode
 
 
