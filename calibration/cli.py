@@ -8,12 +8,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from edge_sdk.cli import add_threads_argument
 from edge_sdk.errors import EdgeSDKError
 
 
 def add_calibrate_command(commands, add_model_arguments, make_pipeline) -> None:
-    from edge_sdk.calibration.observers import OBSERVERS
-
     parser = commands.add_parser(
         "calibrate",
         help="int8 calibration of the denoiser's step graph: a recipe (JSON) and a drift report",
@@ -29,7 +28,8 @@ def add_calibrate_command(commands, add_model_arguments, make_pipeline) -> None:
     parser.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
     parser.add_argument("--strength", type=float, help="the deployment's strength (default: the model's, 1.0 but for nano)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated masks and the noise (default 0)")
-    parser.add_argument("--observer", choices=sorted(OBSERVERS), default="mse", help="activation range observer (default mse)")
+    # Checked by CalibrationOptions.check: naming the choices here would import torchao for every --help.
+    parser.add_argument("--observer", default="mse", help="activation range observer: minmax, percentile or mse (default mse)")
     parser.add_argument("--target-psnr", type=float, default=35.0, help="final-image PSNR against fp32 to meet, dB (default 35)")
     parser.add_argument("--eval-images", type=int, default=2, help="images the search and report compare (default 2)")
     parser.add_argument("--sensitivity-samples", type=int, default=4, help="samples for the sensitivity analysis (default 4)")
@@ -39,6 +39,7 @@ def add_calibrate_command(commands, add_model_arguments, make_pipeline) -> None:
     parser.add_argument("--no-cache", action="store_true", help="record the calibration set again and do not keep it")
     parser.add_argument("-o", "--output", type=Path, required=True, help="recipe file to write (JSON)")
     parser.add_argument("--report", type=Path, required=True, help="folder for report.json, report.md, grid.png, drift.png")
+    add_threads_argument(parser)
     add_distributed_options(parser)
     parser.set_defaults(handler=lambda args: cmd_calibrate(args, make_pipeline))
 
@@ -46,15 +47,16 @@ def add_calibrate_command(commands, add_model_arguments, make_pipeline) -> None:
 def add_distributed_options(parser) -> None:
     parser.add_argument("--ray-address", metavar="ADDRESS", help="record on a Ray cluster ('auto' or HOST:PORT; "
                         "default: in this process); the merged statistics give the single-process recipe")
-    parser.add_argument("--workers", type=int, help="recording workers with --ray-address (default: the cluster's CPUs / --threads)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (and CPUs) per worker with --ray-address (default 1)")
+    parser.add_argument("--workers", type=int, help="recording workers with --ray-address (default: the cluster's CPUs / --threads; "
+                        "with --ray-address, --threads is each worker's torch threads and CPUs, default 1)")
 
 
 def cmd_calibrate(args, make_pipeline) -> None:
     from edge_sdk.calibration.calibrate import CalibrationOptions, calibrate
     from edge_sdk.calibration.dataset import default_cache_dir
-    from edge_sdk.cli import model_strength
+    from edge_sdk.cli import _check_sampling_arguments, model_strength, use_threads
 
+    _check_sampling_arguments(args)
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
     if not args.report.parent.is_dir():
@@ -80,13 +82,13 @@ def cmd_calibrate(args, make_pipeline) -> None:
         progress=sys.stderr.isatty(),
     )
     options.check()  # before the (slow) model load
+    use_threads(args)  # this process; on Ray, --threads is also each worker's share (default 1)
+    worker_threads = args.threads or 1
     if args.ray_address:
         if args.workers is not None and args.workers < 1:
             raise EdgeSDKError(f"--workers must be at least 1, got {args.workers}")
-        if args.threads < 1:
-            raise EdgeSDKError(f"--threads must be at least 1, got {args.threads}")
-    elif args.workers is not None or args.threads != 1:
-        raise EdgeSDKError("--workers and --threads apply to a recording on Ray: add --ray-address")
+    elif args.workers is not None:
+        raise EdgeSDKError("--workers applies to a recording on Ray: add --ray-address")
     pipe = make_pipeline(args)
     if pipe.notice:
         print(f"moebius-edge: note: {pipe.notice}", file=sys.stderr)
@@ -96,7 +98,7 @@ def cmd_calibrate(args, make_pipeline) -> None:
         from edge_sdk.scaleout.ray_runtime import require_ray
 
         require_ray()
-        recorder = DistributedRecorder(pipe.denoiser, pipe.vae, ray_address=args.ray_address, workers=args.workers, threads=args.threads)
+        recorder = DistributedRecorder(pipe.denoiser, pipe.vae, ray_address=args.ray_address, workers=args.workers, threads=worker_threads)
     result = calibrate(
         pipe.denoiser, pipe.vae, options, recipe_path=args.output, report_dir=args.report,
         log=lambda message: print(message, file=sys.stderr), recorder=recorder,

@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Union
 
+from edge_sdk.output_files import user_mode
+
 PathLike = Union[str, os.PathLike]
 
 
@@ -17,6 +19,7 @@ def write_atomic(path: PathLike, write: Callable[[Path], None]) -> Path:
     os.close(handle)
     try:
         write(Path(temporary))
+        os.chmod(temporary, user_mode("file"))  # mkstemp makes 0600: an output is shared like any other file
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -38,6 +41,7 @@ def publish_folder(build: Callable[[Path], None], destination: PathLike) -> Path
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".part", dir=destination.parent))
     try:
         build(staging)
+        os.chmod(staging, user_mode("dir"))  # mkdtemp makes 0700
         if destination.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", suffix=".old", dir=destination.parent))
             os.replace(destination, retired / destination.name)

@@ -24,6 +24,8 @@ from typing import Callable, Iterable, Sequence, Union
 import numpy as np
 from PIL import Image, ImageDraw
 
+from edge_sdk.output_files import user_mode
+
 MASK_KINDS = ("thin", "medium", "thick", "box", "blob")
 HOLE_RATIO_BINS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5))
 
@@ -195,6 +197,7 @@ def save_mask(mask: np.ndarray, path: str | os.PathLike) -> Path:
             image.save(handle, format="PNG")
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, user_mode("file"))  # NamedTemporaryFile makes 0600
         os.replace(handle.name, path)
     except BaseException:
         # Leave no stray temporary file behind, whatever went wrong.

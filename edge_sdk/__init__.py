@@ -5,6 +5,10 @@ The public names are imported lazily so `import edge_sdk` stays cheap; heavy too
 """
 from importlib import import_module
 
+from edge_sdk.quiet_imports import quiet_third_party_imports
+
+quiet_third_party_imports()
+
 __version__ = "0.1.0"
 
 _PUBLIC = {

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Optional, Union
@@ -16,11 +17,18 @@ RANDOM_INIT_SEED = 0
 _CONV_IN_KEY = "diff_model.conv_in.conv_pw.weight"
 
 
+def check_checkpoint_file(path: Union[str, Path]) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is a folder: pass the .bin or .safetensors file")
+    return path
+
+
 def read_state_dict(path: Union[str, Path]) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint file, without ever executing pickled code."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
+    path = check_checkpoint_file(path)
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -32,9 +40,9 @@ def read_state_dict(path: Union[str, Path]) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        # weights_only refuses any global that is not a tensor building block: nothing was run.
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsupported pickle content"
-        raise CheckpointError(f"{path} was refused: it is not a plain state dict ({first_line})") from None
+        # weights_only refuses any global that is not a tensor building block: nothing was run. PyTorch's
+        # message goes on to advise weights_only=False, which would run that code: only the culprit is kept.
+        raise CheckpointError(f"{path} was refused: it is not a plain state dict ({_refused_content(exc)})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CheckpointError(f"{path} is not a readable torch checkpoint: {str(exc).splitlines()[0]}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -42,11 +50,36 @@ def read_state_dict(path: Union[str, Path]) -> dict[str, torch.Tensor]:
     return state
 
 
+def _refused_content(exc: Exception) -> str:
+    """What torch.load(weights_only=True) refused, e.g. 'Unsupported global: GLOBAL argparse.Namespace'."""
+    for line in str(exc).splitlines():
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line).strip()
+        match = re.search(r"Unsupported [a-z]+:? (GLOBAL )?[\w.]*\w", line)
+        if match:
+            return match.group(0).strip()
+    return "it holds Python objects besides tensors"
+
+
+def _matching_preset(state: dict[str, torch.Tensor]) -> str | None:
+    """The preset whose every parameter name and shape the checkpoint has, if one does."""
+    from edge_sdk.config import PRESETS
+
+    for name, config in PRESETS.items():
+        with torch.device("meta"):
+            expected = MoebiusDenoiser(config).state_dict()
+        if expected.keys() == state.keys() and all(state[k].shape == v.shape for k, v in expected.items()):
+            return name
+    return None
+
+
 def _fitting_config_hint(state: dict[str, torch.Tensor]) -> str:
     """Which config the checkpoint's shapes point to, for the error message."""
     conv_in = state.get(_CONV_IN_KEY)
     if conv_in is None or conv_in.ndim != 4:
         return "it does not look like a Moebius checkpoint (no conv_in weight)"
+    exact = _matching_preset(state)
+    if exact:
+        return f"its shapes fit the '{exact}' preset"
     widths = [int(conv_in.shape[0])]
     for level in (1, 2, 3):
         weight = state.get(f"diff_model.down_blocks.{level}.resnets.1.conv2.conv_pw.weight")
@@ -55,7 +88,7 @@ def _fitting_config_hint(state: dict[str, torch.Tensor]) -> str:
         widths.append(int(weight.shape[0]))
     preset = preset_for_channels(widths)
     if preset:
-        return f"its shapes fit the '{preset}' preset"
+        return f"its block widths are the '{preset}' preset's but other shapes differ: check the config it was trained with"
     return f"its shapes fit a config with block_out_channels {widths}"
 
 

@@ -2,21 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
+import warnings
 from pathlib import Path
 
 from edge_sdk.errors import EdgeSDKError
 
 EXIT_USER_ERROR = 2
-
-
-def _quiet_third_party_logs() -> None:
-    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
-    # torchao (pulled in by diffusers) warns about GPU kernels this CPU build lacks; irrelevant to users.
-    for name in ("torchao", "torch.utils._pytree", "diffusers"):
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,10 +30,29 @@ STRENGTH_HELP = (
 
 
 def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=int, default=20, help="DDIM steps (default 20)")
-    parser.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
+    from edge_sdk.sampling_settings import MAX_GUIDANCE, MAX_STEPS
+
+    parser.add_argument("--steps", type=int, default=20, help=f"DDIM steps, 1 to {MAX_STEPS} (default 20)")
+    parser.add_argument(
+        "--guidance", type=float, default=2.5, help=f"classifier-free guidance scale, 0 to {MAX_GUIDANCE:g} (default 2.5)"
+    )
     parser.add_argument("--strength", type=float, help=STRENGTH_HELP)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="noise seed, 0 to 2**64 - 1 (default 0)")
+    add_threads_argument(parser)
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threads", type=int,
+        help="CPU threads for PyTorch, ExecuTorch and ONNX Runtime (default: half the cores, at least 1, "
+        "so that a busy core does not stall every step)",
+    )
+
+
+def use_threads(args) -> None:
+    from edge_sdk.threads import use_threads as set_threads
+
+    set_threads(getattr(args, "threads", None))
 
 
 def model_strength(args) -> float:
@@ -53,17 +64,26 @@ def model_strength(args) -> float:
 
 
 def _check_sampling_arguments(args) -> None:
-    given = args.strength is not None
-    if not given:
-        args.strength = model_strength(args)
-    if args.steps < 1:
-        raise EdgeSDKError(f"--steps must be at least 1, got {args.steps}")
-    if not 0 < args.strength <= 1:
-        raise EdgeSDKError(f"--strength must be in (0, 1], got {args.strength}")
-    if int(args.steps * args.strength) < 1:
-        if given:
-            raise EdgeSDKError(f"--strength {args.strength} keeps no step out of {args.steps}")
-        raise EdgeSDKError(f"the model runs {args.strength} of the steps, none of --steps {args.steps}: pass more --steps or --strength 1")
+    """The shared rules of edge_sdk.sampling_settings, in the CLI's spelling; fills in the model's strength."""
+    from edge_sdk.sampling_settings import CLI_NAMES, check_sampling
+
+    args.steps, args.guidance, args.strength, args.seed = check_sampling(
+        steps=args.steps, guidance_scale=args.guidance, strength=args.strength, seed=getattr(args, "seed", 0),
+        default_strength=model_strength(args), names=CLI_NAMES,
+    )
+
+
+def _check_model_files(args) -> None:
+    """The model's files, before anything slow: paired, present and of the right kind (read at the load)."""
+    if args.checkpoint is None and args.vae is None:
+        return
+    if args.checkpoint is None or args.vae is None:
+        raise EdgeSDKError("--checkpoint and --vae go together: the denoiser needs the VAE it was trained with")
+    from edge_sdk.checkpoint import check_checkpoint_file
+    from edge_sdk.vae import check_vae_folder
+
+    check_checkpoint_file(args.checkpoint)
+    check_vae_folder(args.vae)
 
 
 def _pipeline(args):
@@ -82,17 +102,19 @@ def _warn(message: str) -> None:
 
 
 def cmd_inpaint(args) -> None:
-    from edge_sdk.imaging import load_image, load_mask, save_image_atomic
+    from edge_sdk.imaging import load_image, load_mask
+    from edge_sdk.output_files import check_output_image, save_image_atomic
 
     if args.bundle is not None:
         from edge_sdk.bundle.cli import inpaint_with_bundle
 
         return inpaint_with_bundle(args)
     _check_sampling_arguments(args)
-    # Validate the inputs before the (slow) model load.
+    # Validate the inputs and the output before the (slow) model load and inference.
     load_mask(args.mask, load_image(args.image).size)
-    if not args.output.parent.is_dir():
-        raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
+    check_output_image(args.output, inputs=(args.image, args.mask))
+    _check_model_files(args)
+    use_threads(args)
     pipe = _pipeline(args)
     if pipe.notice:
         _warn(pipe.notice)
@@ -103,8 +125,12 @@ def cmd_inpaint(args) -> None:
 
 def cmd_demo(args) -> None:
     from edge_sdk.demo import run_demo
+    from edge_sdk.output_files import check_output_folder
 
     _check_sampling_arguments(args)
+    check_output_folder(args.output)
+    _check_model_files(args)
+    use_threads(args)
     pipe = _pipeline(args)
     if pipe.notice:
         _warn(pipe.notice)
@@ -125,13 +151,17 @@ def _add_conformance_command(commands) -> None:
     )
     conformance.add_argument("bundle", type=Path, help="a bundle folder written by `moebius-edge export`")
     conformance.add_argument("--sample", default="astronaut", help="bundled sample photo to inpaint (default astronaut)")
-    conformance.add_argument("--seed", type=int, default=0)
+    conformance.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    add_threads_argument(conformance)
     conformance.set_defaults(handler=cmd_conformance)
 
 
 def cmd_conformance(args) -> None:
     from edge_sdk.conformance import write_conformance_vectors
+    from edge_sdk.sampling_settings import check_seed
 
+    check_seed(args.seed, "--seed")
+    use_threads(args)
     print(f"wrote {write_conformance_vectors(args.bundle, sample=args.sample, seed=args.seed)}")
 
 
@@ -142,7 +172,9 @@ def _add_bench_command(commands) -> None:
     bench.add_argument("bundles", type=Path, nargs="+", metavar="BUNDLE", help="bundle folders of one model")
     bench.add_argument("--steps", type=int, default=10, help="timed denoising steps per bundle (default 10)")
     bench.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
-    bench.add_argument("--threads", type=int, help="threads for PyTorch and ExecuTorch (default: the runtimes' own)")
+    bench.add_argument(
+        "--threads", type=int, help="threads for PyTorch, ExecuTorch and ONNX Runtime (default: half the cores, at least 1)"
+    )
     bench.add_argument("--samples", type=int, default=3, help="bundled samples for the PSNR columns (default 3; 0 skips)")
     bench.add_argument("--gpu-reference", type=Path, help="JSON written by benchmarks/gpu_reference.py")
     bench.add_argument("--checkpoint", type=Path, help="the weights the bundles came from, when not a preset")
@@ -162,8 +194,11 @@ def cmd_bench(args) -> None:
         from edge_sdk.scaleout.cli import cmd_bench_farm
 
         return cmd_bench_farm(args, OUTPUTS)
+    from edge_sdk.threads import default_threads
+
+    threads = default_threads() if args.threads is None else args.threads  # chosen, never every core
     run_bench(
-        args.bundles, args.out, steps=args.steps, warmup=args.warmup, threads=args.threads, samples=args.samples,
+        args.bundles, args.out, steps=args.steps, warmup=args.warmup, threads=threads, samples=args.samples,
         gpu_reference=args.gpu_reference, checkpoint=args.checkpoint, vae=args.vae, measure_memory=args.memory,
         progress=sys.stderr.isatty(),
     )
@@ -200,15 +235,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     inpaint = commands.add_parser("inpaint", help="fill the white area of MASK in IMAGE")
-    inpaint.add_argument("image", type=Path)
-    inpaint.add_argument("mask", type=Path, help="same size as IMAGE; white = hole")
-    inpaint.add_argument("-o", "--output", type=Path, required=True, help="output image (.png, .jpg, …)")
+    inpaint.add_argument("image", type=Path, help="the photo (PNG, JPEG, …; grey and RGBA come back in their own mode)")
+    inpaint.add_argument("mask", type=Path, help="same size as IMAGE; white (≥ 128) = the hole to fill")
+    inpaint.add_argument(
+        "-o", "--output", type=Path, required=True,
+        help="output image (.png, .jpg at quality 95, .webp, .bmp, .tif); checked before the model runs",
+    )
     _add_model_arguments(inpaint)
     _add_sampling_arguments(inpaint)
     inpaint.set_defaults(handler=cmd_inpaint)
 
     demo = commands.add_parser("demo", help="inpaint the bundled sample photos and write before/after pictures and a report")
-    demo.add_argument("-o", "--output", type=Path, default=Path("demo-output"))
+    demo.add_argument("-o", "--output", type=Path, default=Path("demo-output"), help="folder for the pictures and report.md (default demo-output)")
     _add_model_arguments(demo)
     _add_sampling_arguments(demo)
     demo.set_defaults(handler=cmd_demo)
@@ -222,7 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    _quiet_third_party_logs()
+    from edge_sdk.notices import ModelNotice
+
+    # The CLI prints each model notice as a `note:` line of its own on every run.
+    warnings.filterwarnings("ignore", category=ModelNotice)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

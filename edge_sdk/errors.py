@@ -15,3 +15,7 @@ class CheckpointError(EdgeSDKError):
 
 class InputImageError(EdgeSDKError):
     pass
+
+
+class OutputPathError(EdgeSDKError):
+    """An output that cannot be written where the user asked (a folder, a read-only place, the input itself)."""

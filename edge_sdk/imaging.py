@@ -1,8 +1,8 @@
 """Reading user images and masks into the forms the pipeline works with, with one-line errors."""
 from __future__ import annotations
 
+import dataclasses
 import os
-import tempfile
 from pathlib import Path
 from typing import Union
 
@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from edge_sdk.errors import InputImageError
+from edge_sdk.output_files import save_image_atomic  # noqa: F401  (its former home; kept importable)
 
 MAX_MEGAPIXELS = 50
 MASK_THRESHOLD = 127.5  # official binarisation: a pixel is a hole when its value ≥ 127.5 (white = hole)
@@ -17,15 +18,22 @@ MASK_THRESHOLD = 127.5  # official binarisation: a pixel is a hole when its valu
 ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
 
 
-
 def _open(source: ImageLike, what: str) -> Image.Image:
     if isinstance(source, Image.Image):
         return source
     if isinstance(source, np.ndarray):
         return _from_array(source, what)
+    if not isinstance(source, (str, os.PathLike)):
+        raise InputImageError(f"{what} must be a file path, a PIL image or a numpy array, got {type(source).__name__}")
     path = Path(source)
-    if not path.is_file():
-        raise InputImageError(f"{what} not found: {path}")
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise InputImageError(f"{what} not found: {path}") from None
+    except OSError as exc:  # a symlink loop, a name too long, a folder we may not enter
+        raise InputImageError(f"{what} {path} cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+    if path.is_dir():
+        raise InputImageError(f"{what} {path} is a folder, not an image file")
     try:
         image = Image.open(path)
         _check_size(image, what)  # from the header, before decoding a huge file
@@ -71,17 +79,70 @@ def _to_8bit_gray(image: Image.Image) -> Image.Image:
     return image.convert("L")
 
 
-def load_image(source: ImageLike) -> Image.Image:
-    """An RGB image; RGBA is composited on white only where it carries no hole information."""
-    image = _open(source, "image")
-    _check_size(image, "image")
+_GRAY_MODES = ("1", "L", "I;16", "I;16B", "I;16L", "I")
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """RGB for the model: grey widened, 16-bit narrowed to its top 8 bits, transparency composited on white."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         return _to_8bit_gray(image).convert("RGB")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if _has_alpha(image):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def load_image(source: ImageLike) -> Image.Image:
+    """An RGB image; RGBA is composited on white only where it carries no hole information."""
+    image = _open(source, "image")
+    _check_size(image, "image")
+    return _flatten(image)
+
+
+@dataclasses.dataclass(frozen=True)
+class Picture:
+    """A user image as the model sees it (`rgb`) and what is needed to hand the result back in its own mode."""
+
+    rgb: Image.Image
+    mode: str  # "RGB", "L", "RGBA" or "LA": the mode results are returned in
+    original: Image.Image  # the input in `mode`, for the pixels the fill does not touch
+
+    def restore(self, result: Image.Image, hole: np.ndarray) -> Image.Image:
+        """`result` (RGB) in the input's mode: grey stays grey; alpha is kept outside the hole and the filled
+        hole is opaque."""
+        if self.mode == "RGB":
+            return result
+        if self.mode == "L":
+            return result.convert("L")
+        changed = np.any(np.asarray(result) != np.asarray(self.rgb), axis=2) | hole
+        pixels = np.array(self.original)
+        filled = np.asarray(result if self.mode == "RGBA" else result.convert("L"))
+        colour = pixels[..., :-1] if self.mode == "RGBA" else pixels[..., 0]
+        colour[changed] = filled[changed]
+        pixels[..., -1][hole] = 255
+        return Image.fromarray(pixels)
+
+
+def load_picture(source: ImageLike) -> Picture:
+    """The image as `load_image` gives it, plus the mode to return results in."""
+    image = _open(source, "image")
+    _check_size(image, "image")
+    rgb = _flatten(image)
+    grey = image.mode in _GRAY_MODES or image.mode == "LA"
+    if _has_alpha(image):
+        mode = "LA" if grey else "RGBA"
+        original = image.convert(mode) if image.mode != "PA" else image.convert("RGBA")
+        mode = original.mode
+    elif grey:
+        mode, original = "L", rgb.convert("L")
+    else:
+        mode, original = "RGB", rgb
+    return Picture(rgb=rgb, mode=mode, original=original)
 
 
 def load_mask(source: ImageLike, size: tuple[int, int]) -> np.ndarray:
@@ -95,23 +156,3 @@ def load_mask(source: ImageLike, size: tuple[int, int]) -> np.ndarray:
         gray = np.asarray(_to_8bit_gray(mask.convert("RGB")), dtype=np.float32)
         return (gray * (alpha / 255.0)) >= MASK_THRESHOLD
     return np.asarray(_to_8bit_gray(mask), dtype=np.float32) >= MASK_THRESHOLD
-
-
-def save_image_atomic(image: Image.Image, path: Union[str, os.PathLike]) -> Path:
-    """Write next to the target and rename, so a failure never leaves a half-written file."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InputImageError(f"output folder does not exist: {path.parent}")
-    suffix = path.suffix.lower()
-    formats = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
-    if suffix not in formats:
-        raise InputImageError(f"output {path} must end in one of {', '.join(sorted(formats))}")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            image.save(stream, format=formats[suffix])
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from edge_sdk.imaging import ImageLike, load_image, load_mask
+from edge_sdk.imaging import ImageLike, load_mask, load_picture
 from edge_sdk.regions import plan_crops
 
 PASTE_BLUR_RADIUS = 3
@@ -54,11 +54,13 @@ def inpaint_any_size(
     model_size: int,
     seed: int = 0,
 ) -> Image.Image:
-    """Fill the white area of `mask` in `image`; returns a PIL image of the input's size."""
-    picture = load_image(image)
+    """Fill the white area of `mask` in `image`; returns a PIL image of the input's size and mode (grey stays
+    grey; RGBA keeps its alpha outside the hole)."""
+    source = load_picture(image)
+    picture = source.rgb
     hole = load_mask(mask, picture.size)
     if not hole.any():
-        return picture.copy()
+        return source.original.copy()
     generator = torch.Generator().manual_seed(seed)
     latent_side = model_size // LATENT_FACTOR
     result = picture.copy()
@@ -78,4 +80,4 @@ def inpaint_any_size(
         if filled.size != region.size:
             filled = filled.resize(region.size, Image.LANCZOS)
         result.paste(paste_hole(region, filled, region_hole), crop.as_tuple()[:2])
-    return result
+    return source.restore(result, hole)

@@ -20,8 +20,10 @@ from edge_sdk.imaging import ImageLike
 from edge_sdk.hole_fill import masked_image, start_latents
 from edge_sdk.inpainting import inpaint_any_size
 from edge_sdk.model import MoebiusDenoiser
+from edge_sdk.notices import warn_once
 from edge_sdk.presets import DEFAULT_MODEL, MODEL_PRESETS, RANDOM_WEIGHTS_NOTICE
 from edge_sdk.sampling import sample_latents
+from edge_sdk.sampling_settings import check_sampling
 from edge_sdk.vae import decode_to_unit, encode_mean, resolve_vae
 
 
@@ -132,7 +134,11 @@ class InpaintPipeline:
         seed: int = 0,
         progress: bool = True,
     ) -> Image.Image:
-        strength = self.default_strength if strength is None else strength
+        steps, guidance_scale, strength, seed = check_sampling(
+            steps=steps, guidance_scale=guidance_scale, strength=strength, seed=seed, default_strength=self.default_strength
+        )
+        if self.notice:
+            warn_once(self.notice)
 
         def generate(square_image, square_mask, noise):
             return self.generate_square(

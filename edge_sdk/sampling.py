@@ -8,6 +8,7 @@ from diffusers import DDIMScheduler
 from tqdm.auto import tqdm
 
 from edge_sdk.model import cfg_input_ids
+from edge_sdk.sampling_settings import check_steps, check_steps_kept, check_strength
 
 
 def make_scheduler() -> DDIMScheduler:
@@ -26,14 +27,10 @@ def make_scheduler() -> DDIMScheduler:
 
 def retained_timesteps(scheduler: DDIMScheduler, steps: int, strength: float) -> torch.Tensor:
     """Timesteps the run visits: the last ⌊steps·strength⌋ of `set_timesteps(steps)` (img2img convention)."""
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
-    if not 0.0 < strength:
-        raise ValueError(f"strength must be positive, got {strength}")
+    steps, strength = check_steps(steps), check_strength(strength)
+    check_steps_kept(steps, strength)
     scheduler.set_timesteps(steps)
     kept = min(int(steps * strength), steps)
-    if kept < 1:
-        raise ValueError(f"strength {strength} keeps no step out of {steps}")
     return scheduler.timesteps[steps - kept :]
 
 

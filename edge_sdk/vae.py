@@ -44,14 +44,22 @@ def build_vae(preset: str = "tiny", seed: int = 0) -> AutoencoderKL:
         return AutoencoderKL(**VAE_PRESETS[preset]).eval()
 
 
+def check_vae_folder(folder: Union[str, Path]) -> Path:
+    """A folder that exists and holds a config.json (its weights are read by `load_vae`)."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise CheckpointError(f"VAE folder not found: {folder}")
+    if not folder.is_dir():
+        raise CheckpointError(f"VAE {folder} is a file: pass the diffusers VAE folder that holds config.json")
+    if not (folder / "config.json").is_file():
+        raise CheckpointError(f"VAE folder {folder} has no config.json (expected a diffusers AutoencoderKL folder)")
+    return folder
+
+
 def load_vae(folder: Union[str, Path]) -> AutoencoderKL:
     """A diffusers VAE folder (config.json + weights), read from disk only: nothing is downloaded."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise CheckpointError(f"VAE folder not found: {folder}")
+    folder = check_vae_folder(folder)
     config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise CheckpointError(f"VAE folder {folder} has no config.json (expected a diffusers AutoencoderKL folder)")
     try:
         if json.loads(config_path.read_text()).get("_class_name", "AutoencoderKL") != "AutoencoderKL":
             raise CheckpointError(f"{config_path} does not describe an AutoencoderKL")

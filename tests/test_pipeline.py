@@ -121,6 +121,7 @@ def test_rgba_and_grey_images_are_accepted(pipe):
     rgba = Image.new("RGBA", (512, 512), (10, 200, 30, 255))
     hole = np.zeros((512, 512), dtype=bool)
     hole[200:260, 200:260] = True
-    assert pipe(rgba, hole, steps=1, progress=False).mode == "RGB"
+    assert pipe(rgba, hole, steps=1, progress=False).mode == "RGBA"  # the input's mode (issue #20)
     grey16 = Image.fromarray(np.full((512, 512), 40000, dtype=np.uint16))
-    assert pipe(grey16, hole, steps=1, progress=False).size == (512, 512)
+    result = pipe(grey16, hole, steps=1, progress=False)
+    assert result.size == (512, 512) and result.mode == "L"

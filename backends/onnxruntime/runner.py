@@ -18,7 +18,10 @@ class OnnxRuntimeRunner(Runner):
     def __init__(self, bundle, threads: int | None = None):
         import onnxruntime as ort
 
+        from edge_sdk.threads import chosen_threads
+
         options = ort.SessionOptions()
+        threads = threads or chosen_threads()  # what the CLI's --threads (or edge_sdk.threads) chose
         if threads:
             options.intra_op_num_threads = threads
         self.sessions = {

@@ -21,7 +21,9 @@ def set_threads(threads: Optional[int]) -> None:
     torch.set_num_threads(threads)
     lib = _executorch_threadpool()
     if lib is not None and hasattr(lib, "_unsafe_reset_threadpool"):
-        lib._unsafe_reset_threadpool(threads)
+        from edge_sdk.native_output import quietly
+
+        quietly(lib._unsafe_reset_threadpool, threads)  # its cpuinfo probe prints to the terminal otherwise
 
 
 def runtime_threads(backend: str) -> Optional[int]:

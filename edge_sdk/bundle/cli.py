@@ -1,23 +1,12 @@
 """`moebius-edge export`, `verify`, `info` and `inpaint --bundle`: argument parsing and handlers (lazy imports)."""
 from __future__ import annotations
 
-import argparse
-import sys
-import time
 from pathlib import Path
 
+from edge_sdk.cli import add_threads_argument, use_threads
 from edge_sdk.errors import EdgeSDKError
 
 PRECISIONS = ("fp32", "fp16", "w8", "int8")
-
-
-def _stderr_progress():
-    start = time.perf_counter()
-
-    def progress(message: str) -> None:
-        print(f"[{time.perf_counter() - start:7.1f}s] {message}", file=sys.stderr, flush=True)
-
-    return progress
 
 
 def add_export_command(commands, add_model_arguments) -> None:
@@ -31,17 +20,22 @@ def add_export_command(commands, add_model_arguments) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--recipe", type=Path, help="int8 calibration recipe (JSON from `moebius-edge calibrate`)")
     source.add_argument("--calibrate", action="store_true", help="int8: calibrate now on the bundled sample photos (the default without --recipe)")
-    p.add_argument("--steps", type=int, default=20, help="DDIM steps baked into the bundle (default 20)")
-    p.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
+    p.add_argument("--steps", type=int, default=20, help="DDIM steps baked into the bundle, 1 to 1000 (default 20)")
+    p.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale, 0 to 20 (default 2.5)")
     p.add_argument("--strength", type=float, help=STRENGTH_HELP)
-    p.add_argument("-o", "--output", type=Path, required=True, help="bundle directory to create (must not exist)")
+    p.add_argument(
+        "-o", "--output", type=Path, required=True,
+        help="bundle directory to create (must not exist); toolchain messages go to OUTPUT.export.log beside it",
+    )
+    add_threads_argument(p)
     p.set_defaults(handler=cmd_export)
 
 
 def add_verify_command(commands) -> None:
     p = commands.add_parser("verify", help="check a bundle's file hashes and, where its runtime exists here, its test vector")
-    p.add_argument("bundle", type=Path)
+    p.add_argument("bundle", type=Path, help="a bundle directory written by `moebius-edge export`")
     p.add_argument("--hashes-only", action="store_true", help="skip the test vector")
+    add_threads_argument(p)
     p.set_defaults(handler=cmd_verify)
 
 
@@ -50,6 +44,7 @@ def add_info_command(commands, add_model_arguments) -> None:
     p.add_argument("bundle", type=Path, nargs="?", help="a bundle directory")
     add_model_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON")
+    add_threads_argument(p)
     p.set_defaults(handler=cmd_info)
 
 
@@ -72,19 +67,24 @@ def _given_recipe(args):
     return load_recipe(args.recipe)
 
 
-def _calibrated_recipe(args, pipe, graphs):
+def _calibrated_recipe(args, pipe, graphs, progress):
     from edge_sdk.bundle.calibrate import calibrate_for_bundle
 
     if not args.calibrate:
-        print("moebius-edge: note: no --recipe given: calibrating on the bundled sample photos", file=sys.stderr)
-    return calibrate_for_bundle(pipe.denoiser, pipe.vae, graphs, progress=_stderr_progress())
+        progress("no --recipe given: calibrating on the bundled sample photos")
+    return calibrate_for_bundle(pipe.denoiser, pipe.vae, graphs, progress=progress)
 
 
-def cmd_export(args) -> None:
+def export_log_path(output: Path) -> Path:
+    """Where `export` keeps what the toolchains print (warnings, lowering messages): beside the bundle."""
+    return output.with_name(output.name + ".export.log")
+
+
+def _check_export_arguments(args) -> None:
     from edge_sdk.backends import get_backend
     from edge_sdk.bundle.errors import BackendUnavailableError, ExportError
-    from edge_sdk.bundle.manifest import model_description
-    from edge_sdk.cli import _check_sampling_arguments, _pipeline, _warn
+    from edge_sdk.cli import _check_model_files, _check_sampling_arguments
+    from edge_sdk.output_files import check_writable_folder
 
     _check_sampling_arguments(args)
     backend = get_backend(args.backend)
@@ -98,37 +98,70 @@ def cmd_export(args) -> None:
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
     if args.output.exists():
         raise EdgeSDKError(f"{args.output} already exists: bundles are written to a new directory")
+    check_writable_folder(args.output.parent, str(args.output))
+    _check_model_files(args)
+
+
+def cmd_export(args) -> None:
+    from edge_sdk.bundle.progress import StageProgress
+    from edge_sdk.cli import _pipeline, _warn
+    from edge_sdk.native_output import native_stderr_to
+
+    _check_export_arguments(args)
     recipe = _given_recipe(args)  # a bad recipe file fails before the slow part
-    pipe = _pipeline(args)
+    use_threads(args)
+    pipe = _pipeline(args)  # a bad checkpoint fails here, before any file is created
     if pipe.notice:
         _warn(pipe.notice)
+    log = export_log_path(args.output)
+    log.unlink(missing_ok=True)
+    try:
+        with native_stderr_to(log) as terminal:
+            progress = StageProgress(terminal)
+            try:
+                bundle = _export(args, recipe, pipe, progress)
+            finally:
+                progress.close()
+    except BaseException:
+        if log.is_file() and not log.stat().st_size:
+            log.unlink()
+        raise
+    from edge_sdk.bundle.info import describe_bundle
+
+    print(describe_bundle(bundle.path))
+    if log.is_file() and log.stat().st_size:
+        lines = len(log.read_text(encoding="utf-8", errors="replace").splitlines())
+        _warn(f"the toolchains' own messages ({lines} lines: warnings, lowering output) are in {log}")
+    else:
+        log.unlink(missing_ok=True)
+
+
+def _export(args, recipe, pipe, progress):
     import torch
 
     from edge_sdk.bundle.export import export_bundle
+    from edge_sdk.bundle.manifest import model_description
     from edge_sdk.deploy import DeployGraphs
 
-    progress = _stderr_progress()
-    progress(f"building the deploy graphs ({args.steps} steps, guidance {args.guidance}, strength {args.strength})")
+    progress(f"building the deploy graphs ({args.steps} steps, guidance {args.guidance:g}, strength {args.strength:g})")
     with torch.no_grad():
         graphs = DeployGraphs.build(pipe.denoiser, pipe.vae, steps=args.steps, strength=args.strength, guidance_scale=args.guidance)
     prediction = None
     if args.precision == "int8" and recipe is None:
-        recipe, prediction = _calibrated_recipe(args, pipe, graphs)
+        recipe, prediction = _calibrated_recipe(args, pipe, graphs, progress)
     model = model_description(
         args.model or pipe.name, pipe.config, checkpoint=args.checkpoint, vae=str(args.vae) if args.vae else None,
         random_weights=pipe.random_weights,
     )
-    bundle = export_bundle(
+    return export_bundle(
         graphs, args.backend, args.precision, args.output, recipe=recipe, prediction=prediction, model=model, progress=progress
     )
-    from edge_sdk.bundle.info import describe_bundle
-
-    print(describe_bundle(bundle.path))
 
 
 def cmd_verify(args) -> None:
     from edge_sdk.bundle.verify import verify_bundle
 
+    use_threads(args)
     report = verify_bundle(args.bundle, run=not args.hashes_only)
     print("\n".join(report.lines()))
 
@@ -147,6 +180,7 @@ def cmd_info(args) -> None:
 
     from edge_sdk.deploy.report import describe_model, format_model_report
 
+    use_threads(args)
     report = describe_model(args.model or "moebius-0.2b", args.checkpoint, vae=args.vae)
     print(json.dumps(report, indent=2) if args.json else format_model_report(report))
 
@@ -154,13 +188,16 @@ def cmd_info(args) -> None:
 def inpaint_with_bundle(args) -> None:
     from edge_sdk.bundle.host import load
     from edge_sdk.cli import _warn
-    from edge_sdk.imaging import load_image, load_mask, save_image_atomic
+    from edge_sdk.imaging import load_image, load_mask
+    from edge_sdk.output_files import check_output_image, save_image_atomic
+    from edge_sdk.sampling_settings import check_seed
 
     if args.model or args.checkpoint or args.vae:
         raise EdgeSDKError("--bundle already holds the model: drop --model/--checkpoint/--vae")
+    check_seed(args.seed, "--seed")
     load_mask(args.mask, load_image(args.image).size)
-    if not args.output.parent.is_dir():
-        raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
+    check_output_image(args.output, inputs=(args.image, args.mask))
+    use_threads(args)
     bundle = load(args.bundle)
     baked = {"--steps": (args.steps, len(bundle.timesteps)), "--guidance": (args.guidance, bundle.manifest.get("guidance_scale")), "--strength": (args.strength, bundle.manifest.get("strength"))}
     defaults = {"--steps": 20, "--guidance": 2.5, "--strength": None}  # what is left when the flag is not given
@@ -169,6 +206,6 @@ def inpaint_with_bundle(args) -> None:
             raise EdgeSDKError(f"{flag} {asked} differs from the bundle's baked value {value}: export a bundle with it")
     if bundle.notice:
         _warn(bundle.notice)
-    result = bundle.inpaint(args.image, args.mask, seed=args.seed)
+    result = bundle.inpaint(args.image, args.mask, seed=args.seed, progress=True)
     save_image_atomic(result, args.output)
     print(f"wrote {args.output}")

@@ -7,6 +7,7 @@ pipeline's crop/paste/empty-mask logic with the same seeded noise.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Optional
 
@@ -45,11 +46,13 @@ class BundleGraphs:
         return self.start_signal * clean_latents + self.start_noise * noise
 
     @torch.no_grad()
-    def run(self, image: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def run(self, image: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor, progress: bool = False) -> torch.Tensor:
         """image [1,3,S,S] in [−1,1], mask [1,1,S,S] in {0,1}, noise [1,4,S/8,S/8] → image [1,3,S,S] in [0,1]."""
+        from tqdm.auto import tqdm
+
         masked_latents, mask_latent, *clean = self.encode(image, mask)
         x = self.start_latent(noise, *clean)
-        for i in range(len(self.timesteps)):
+        for i in tqdm(range(len(self.timesteps)), desc="denoising", disable=not progress, leave=False):
             x = self.step(x, masked_latents, mask_latent, i)
         return self.decode(x)
 
@@ -86,11 +89,18 @@ class InpaintBundle:
             return RANDOM_WEIGHTS_NOTICE.format(name=self.manifest.get("model", "custom"))
         return None
 
-    def inpaint(self, image, mask, seed: int = 0):
-        """Fill the white area of `mask` in `image` (paths, PIL images or arrays); returns a PIL image."""
+    def inpaint(self, image, mask, seed: int = 0, progress: bool = False):
+        """Fill the white area of `mask` in `image` (paths, PIL images or arrays); returns a PIL image in the
+        input's mode. `progress` shows a bar over the denoising steps."""
         from edge_sdk.inpainting import inpaint_any_size
+        from edge_sdk.notices import warn_once
+        from edge_sdk.sampling_settings import check_seed
 
-        return inpaint_any_size(self.graphs.run, image, mask, model_size=self.image_size, seed=seed)
+        seed = check_seed(seed)
+        if self.notice:
+            warn_once(self.notice)
+        generate = functools.partial(self.graphs.run, progress=progress)
+        return inpaint_any_size(generate, image, mask, model_size=self.image_size, seed=seed)
 
     def __repr__(self) -> str:
         return f"InpaintBundle({str(self.path)!r}, backend={self.bundle.backend!r}, precision={self.bundle.precision!r})"
@@ -102,8 +112,24 @@ def load(bundle_dir) -> InpaintBundle:
     Raises BundleError for a missing, changed or unknown bundle and BackendUnavailableError when this
     machine has no runtime for its backend (a Core ML bundle on Linux, say).
     """
-    from edge_sdk.backends import get_backend
-
     bundle = read_bundle(bundle_dir)
-    runner = get_backend(bundle.backend).open(bundle)
-    return InpaintBundle(bundle, runner)
+    return InpaintBundle(bundle, open_runner(bundle))
+
+
+def open_runner(bundle: Bundle):
+    """The backend's runner over the bundle's files; a file its runtime cannot parse is a damaged bundle."""
+    from edge_sdk.backends import get_backend
+    from edge_sdk.bundle.errors import BundleError
+    from edge_sdk.errors import EdgeSDKError
+    from edge_sdk.native_output import quietly
+
+    backend = get_backend(bundle.backend)
+    try:
+        return quietly(backend.open, bundle)  # ExecuTorch's first load probes the CPU and prints what it finds
+    except EdgeSDKError:
+        raise
+    except Exception as exc:  # the runtime's own parse error: protobuf, flatbuffer, …
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise BundleError(
+            f"bundle {bundle.path}: the {bundle.backend} runtime cannot open its graphs ({first[:200]}): the bundle is damaged"
+        ) from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -81,6 +82,8 @@ class Bundle:
 
 
 def read_manifest(path: Path) -> dict:
+    if not isinstance(path, (str, os.PathLike)):
+        raise BundleError(f"a bundle is a folder path, got {type(path).__name__}")
     path = Path(path)
     if not path.exists():
         raise BundleError(f"bundle not found: {path}")
@@ -112,6 +115,7 @@ def _validate(manifest, where: Path) -> None:
     for name in GRAPH_NAMES:
         if not isinstance(graphs[name], dict) or not isinstance(graphs[name].get("file"), str):
             raise BundleError(f"{where}: the manifest names no file for the {name} graph")
+    _check_backend_files(manifest, where)
     files = manifest["files"]
     if not isinstance(files, dict) or not files:
         raise BundleError(f"{where}: the manifest lists no files")
@@ -119,6 +123,24 @@ def _validate(manifest, where: Path) -> None:
         # Hashes are checked for paths inside the bundle only.
         if Path(relative).is_absolute() or ".." in Path(relative).parts:
             raise BundleError(f"{where}: file entry {relative!r} points outside the bundle")
+
+
+def _check_backend_files(manifest: dict, where: Path) -> None:
+    """The graph files must be in the format of the backend the manifest names (an edited backend field
+    would otherwise reach a runtime that cannot parse them)."""
+    from edge_sdk.backends.registry import BACKENDS, get_backend
+
+    backend = manifest["backend"]
+    if backend not in BACKENDS:
+        raise BundleError(f"{where}: unknown backend {backend!r} (this SDK knows {', '.join(BACKENDS)}): the bundle is damaged")
+    suffix = get_backend(backend).suffix
+    for name in GRAPH_NAMES:
+        file = manifest["graphs"][name]["file"]
+        if not file.endswith(suffix):
+            raise BundleError(
+                f"{where}: the manifest says backend {backend!r}, whose graphs are {suffix} files, but its {name} graph "
+                f"is {file}: the bundle is damaged"
+            )
 
 
 def check_files(path: Path, manifest: dict) -> None:
@@ -140,8 +162,8 @@ def check_files(path: Path, manifest: dict) -> None:
 
 def read_bundle(path, verify_files: bool = True) -> Bundle:
     """The bundle at `path`; with `verify_files`, every file's size and sha256 must match the manifest."""
-    path = Path(path)
     manifest = read_manifest(path)
+    path = Path(path)
     if verify_files:
         check_files(path, manifest)
     return Bundle(path=path, manifest=manifest)

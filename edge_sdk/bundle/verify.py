@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from edge_sdk.bundle.errors import BundleError
+from edge_sdk.bundle.host import open_runner
 from edge_sdk.bundle.manifest import read_bundle
 from edge_sdk.bundle.test_vector import load_test_vector, run_test_vector
 
@@ -42,7 +43,7 @@ def verify_bundle(path, run: bool = True) -> VerifyReport:
     if not ok:
         return VerifyReport(bundle.path, files, None, tolerance, why)
     vector = load_test_vector(bundle.path / bundle.manifest["test_vector"]["file"])
-    errors = run_test_vector(backend.open(bundle), vector)
+    errors = run_test_vector(open_runner(bundle), vector)
     for name, error in errors.items():
         if not error <= tolerance.get(name, 0.0):
             raise BundleError(
