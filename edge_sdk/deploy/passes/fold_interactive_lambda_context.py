@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edge_sdk.deploy.passes.swap_modules import swap_modules
 from edge_sdk.deploy.precision import cast
 from edge_sdk.model import InteractiveLambda
 
@@ -66,9 +67,6 @@ def fold_interactive_lambda_context(step_denoiser: nn.Module) -> nn.Module:
         return step_denoiser
     with torch.no_grad():
         context = step_denoiser.context()
-    for owner in list(step_denoiser.modules()):
-        for name, child in list(owner.named_children()):
-            if isinstance(child, InteractiveLambda):
-                setattr(owner, name, FoldedInteractiveLambda(child, context))
+    swap_modules(step_denoiser, InteractiveLambda, lambda attn: FoldedInteractiveLambda(attn, context))
     step_denoiser.context = None
     return step_denoiser

@@ -26,6 +26,7 @@ from torch import nn
 
 from edge_sdk.deploy.passes.fold_interactive_lambda_context import FoldedInteractiveLambda
 from edge_sdk.deploy.passes.local_lambda_conv3d_to_conv2d import LocalLambdaConv2d
+from edge_sdk.deploy.passes.swap_modules import swap_modules
 from edge_sdk.deploy.precision import cast
 from edge_sdk.model import LambdaBlock, Transformer
 
@@ -178,8 +179,4 @@ class MapTransformer(nn.Module):
 
 def lambda_blocks_on_maps(module: nn.Module) -> nn.Module:
     """Swap every Transformer of `module` in place for its map form (after the BatchNorm and context folds)."""
-    for owner in list(module.modules()):
-        for name, child in list(owner.named_children()):
-            if isinstance(child, Transformer):
-                setattr(owner, name, MapTransformer(child))
-    return module
+    return swap_modules(module, Transformer, MapTransformer)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from edge_sdk.deploy.passes.swap_modules import swap_modules
 from edge_sdk.deploy.precision import cast
 from edge_sdk.model import LocalLambda
 
@@ -53,8 +54,4 @@ class LocalLambdaConv2d(nn.Module):
 
 def local_lambda_conv3d_to_conv2d(module: nn.Module) -> nn.Module:
     """Swap every LocalLambda of `module` in place for its Conv2d form."""
-    for owner in list(module.modules()):
-        for name, child in list(owner.named_children()):
-            if isinstance(child, LocalLambda):
-                setattr(owner, name, LocalLambdaConv2d(child))
-    return module
+    return swap_modules(module, LocalLambda, LocalLambdaConv2d)
