@@ -13,8 +13,9 @@ active) and turns each such pair into one static reshape of the channels-last da
     map → permute(0,2,3,1) → [to contiguous] → reshape        ⇒  reshape of the NHWC data
     tokens → reshape(B,H,W,C) → permute(0,3,1,2) → [to NHWC]  ⇒  reshape to NHWC data
 
-Quantize/dequantize pairs between them (int8 graphs) are walked through and kept: the permutes and reshapes
-share their input's quantization parameters, so the result is the same int8 tensor.
+In int8 graphs the chain carries quantize/dequantize pairs; they are walked through, and the reshape reads
+and writes the types the chain's two ends had (`_Rewriter`). The permutes share their input's quantization
+parameters, so an int8 reshape gives the same int8 tensor.
 """
 from __future__ import annotations
 
