@@ -12,6 +12,7 @@ active) and turns each such pair into one static reshape of the channels-last da
 
     map → permute(0,2,3,1) → [to contiguous] → reshape        ⇒  reshape of the NHWC data
     tokens → reshape(B,H,W,C) → permute(0,3,1,2) → [to NHWC]  ⇒  reshape to NHWC data
+    [to NHWC or NCHW] of a map with one channel or one pixel    ⇒  reshape (the same bytes either way)
 
 In int8 graphs the chain carries quantize/dequantize pairs; they are walked through, and the reshape reads
 and writes the types the chain's two ends had (`_Rewriter`). The permutes share their input's quantization
@@ -96,36 +97,66 @@ class _Rewriter:
         return self._call(self.ops["view"], (source, shape), like, like.meta["val"].dtype, like)
 
 
+def _is_layout_copy(node, ops, memory_format) -> bool:
+    """A copy the layout pass inserted (memory format only, no dtype change) into `memory_format`."""
+    return _is(node, ops["copy"]) and set(node.kwargs) == {"memory_format"} and node.kwargs["memory_format"] == memory_format
+
+
+def _map_to_tokens(view, ops, tags):
+    """For reshape ← to contiguous ← permute(0,2,3,1) ← map (NHWC): the map's node, else None."""
+    if not _is(view, ops["view"]):
+        return None
+    copy = _through_qdq(view.args[0], ops)
+    if not _is_layout_copy(copy, ops, torch.contiguous_format):
+        return None
+    permute = _through_qdq(copy.args[0], ops)
+    if _is(permute, ops["permute"]) and list(permute.args[1]) == TO_TOKENS and tags.is_nhwc_node(permute):
+        return permute.args[0]
+    return None
+
+
+def _tokens_to_map(copy, ops, tags):
+    """For to NHWC ← permute(0,3,1,2) ← reshape(B,H,W,C) ← tokens: the tokens' node, else None."""
+    if not _is_layout_copy(copy, ops, torch.channels_last):
+        return None
+    permute = _through_qdq(copy.args[0], ops)
+    if not (_is(permute, ops["permute"]) and list(permute.args[1]) == TO_MAP and not tags.is_nhwc_node(permute)):
+        return None
+    view = _through_qdq(permute.args[0], ops)
+    return view.args[0] if _is(view, ops["view"]) else None
+
+
+def _same_bytes_copy(copy, ops) -> bool:
+    """A layout copy of a map with one channel or one pixel: [B, C, 1, 1] and [B, 1, H, W] read the same both ways."""
+    if not (_is_layout_copy(copy, ops, torch.channels_last) or _is_layout_copy(copy, ops, torch.contiguous_format)):
+        return False
+    shape = copy.meta["val"].shape
+    return len(shape) == 4 and (shape[1] == 1 or shape[2] * shape[3] == 1)
+
+
 def skip_layout_round_trips(graph_module: torch.fx.GraphModule) -> int:
-    """Rewrite the graph in place (after XNNPACK's ChannelsLastTaggedReshapePass); returns the pairs removed."""
+    """Rewrite the graph in place (after XNNPACK's ChannelsLastTaggedReshapePass); returns the transposes
+    (or pairs of them) replaced by reshapes."""
     from executorch.backends.xnnpack._passes.channels_last_tagged_reshape_pass import ChannelsLastTaggedReshapePass as Tags
 
     ops = _ops()
     rewrite = _Rewriter(graph_module, ops)
     removed = 0
     for node in list(graph_module.graph.nodes):
-        # map (NHWC data) → permute(0,2,3,1) → to contiguous → reshape: reshape the NHWC data directly.
-        if _is(node, ops["view"]):
-            copy = _through_qdq(node.args[0], ops)
-            if not (_is(copy, ops["copy"]) and copy.kwargs.get("memory_format") == torch.contiguous_format):
-                continue
-            permute = _through_qdq(copy.args[0], ops)
-            if not (_is(permute, ops["permute"]) and list(permute.args[1]) == TO_TOKENS and Tags.is_nhwc_node(permute)):
-                continue
-            node.replace_all_uses_with(rewrite.reshape(permute.args[0], node, rewrite.writes_int8(node)))
-            removed += 1
-        # tokens → reshape(B,H,W,C) → permute(0,3,1,2) → to NHWC: one reshape whose output is the NHWC data.
-        elif _is(node, ops["copy"]) and node.kwargs.get("memory_format") == torch.channels_last:
-            permute = _through_qdq(node.args[0], ops)
-            if not (_is(permute, ops["permute"]) and list(permute.args[1]) == TO_MAP and not Tags.is_nhwc_node(permute)):
-                continue
-            view = _through_qdq(permute.args[0], ops)
-            if not _is(view, ops["view"]):
-                continue
-            reshape = rewrite.reshape(view.args[0], node, rewrite.writes_int8(node))
+        source = _map_to_tokens(node, ops, Tags)
+        to_nhwc = False
+        if source is None:
+            source = _tokens_to_map(node, ops, Tags)
+            to_nhwc = source is not None
+        if source is None and _same_bytes_copy(node, ops):
+            source, to_nhwc = node.args[0], node.kwargs["memory_format"] == torch.channels_last
+        if source is None:
+            continue
+        reshape = rewrite.reshape(source, node, rewrite.writes_int8(node))
+        if to_nhwc:
             Tags.mark_as_nhwc_node(reshape)
-            node.replace_all_uses_with(reshape)
-            removed += 1
+        node.replace_all_uses_with(reshape)
+        removed += 1
     if removed:
         graph_module.graph.eliminate_dead_code()
         graph_module.recompile()
