@@ -31,17 +31,22 @@ def op_kind(name: str) -> str:
 
 def profile(bundle: Path, runs: int) -> dict:
     """{'execute_ms', 'delegate_ms', 'ops': {kind: ms}, 'calls': {kind: n}} per step run (means over `runs`)."""
-    import executorch.kernels.quantized  # noqa: F401  (int8 bundles dequantize position tables with these kernels)
-    from executorch.devtools import Inspector
-    from executorch.extension.pybindings.portable_lib import _load_for_executorch
-
     from edge_sdk.bundle.manifest import read_bundle
     from edge_sdk.bundle.test_vector import load_test_vector
 
     opened = read_bundle(bundle)
     vector = load_test_vector(opened.path / opened.manifest["test_vector"]["file"])
     inputs = [vector[f"step.{k}"].contiguous() for k in ("x", "masked_latents", "mask_latent", "step_index")]
-    module = _load_for_executorch(str(opened.graph_path("step")), enable_etdump=True, debug_buffer_size=0)
+    return profile_program(opened.graph_path("step"), inputs, runs)
+
+
+def profile_program(path: Path, inputs: list, runs: int) -> dict:
+    """The same profile for any `.pte` and its inputs."""
+    import executorch.kernels.quantized  # noqa: F401  (int8 bundles dequantize position tables with these kernels)
+    from executorch.devtools import Inspector
+    from executorch.extension.pybindings.portable_lib import _load_for_executorch
+
+    module = _load_for_executorch(str(path), enable_etdump=True, debug_buffer_size=0)
     for _ in range(runs):
         module.forward(inputs)
     with tempfile.TemporaryDirectory() as work:
@@ -75,12 +80,10 @@ PEAK_SHAPE = (8192, 1280, 1280)  # tokens × in × out of the peak-rate linear l
 
 
 def int8_peak_gops(runs: int = 5) -> float:
-    """GOP/s of one large int8 linear layer (PT2E, XNNPACK's int8 config, lowered like a bundle's graphs)."""
-    import time
-
+    """GOP/s of one large int8 linear layer's GEMM (PT2E, XNNPACK's int8 config, lowered like a bundle's graphs;
+    ETDump time of the fully connected operator alone, without the fp32 ↔ int8 conversions around it)."""
     import torch
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
-    from executorch.runtime import Runtime
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     from edge_sdk.backends.executorch.export import lower_to_file
@@ -96,14 +99,8 @@ def int8_peak_gops(runs: int = 5) -> float:
     with tempfile.TemporaryDirectory() as work:
         path = Path(work) / "linear.pte"
         lower_to_file(program, "xnnpack", path)
-        method = Runtime.get().load_program(path).load_method("forward")
-        method.execute(list(x))
-        best = float("inf")
-        for _ in range(runs):
-            start = time.perf_counter()
-            method.execute(list(x))
-            best = min(best, time.perf_counter() - start)
-    return 2 * tokens * width_in * width_out / best / 1e9
+        ms = profile_program(path, list(x), runs)["ops"]["Fully Connected (NC, QS8, QC8W) GEMM"]
+    return 2 * tokens * width_in * width_out / (ms / 1e3) / 1e9
 
 
 def step_conv_flops(bundle: Path) -> dict:

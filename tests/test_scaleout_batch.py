@@ -175,7 +175,7 @@ def test_without_ray_the_scaleout_commands_say_what_to_install(monkeypatch, tmp_
 def test_calibrate_workers_without_ray_address_exits_2(tmp_path, capsys):
     argv = ["calibrate", "--model", "tiny", "--workers", "2", "-o", str(tmp_path / "r.json"), "--report", str(tmp_path / "rep")]
     assert main(argv) == 2
-    assert "--workers and --threads apply to a recording on Ray: add --ray-address" in capsys.readouterr().err
+    assert "--workers applies to a recording on Ray: add --ray-address" in capsys.readouterr().err
 
 
 def test_an_address_nobody_listens_on_fails_in_seconds():

@@ -130,6 +130,8 @@ def _same_bytes_copy(copy, ops) -> bool:
     """A layout copy of a map with one channel or one pixel: [B, C, 1, 1] and [B, 1, H, W] read the same both ways."""
     if not (_is_layout_copy(copy, ops, torch.channels_last) or _is_layout_copy(copy, ops, torch.contiguous_format)):
         return False
+    if any(user.op == "output" for user in copy.users):
+        return False  # the delegate's outputs keep the copy: ExecuTorch sizes them from the copy's tensor
     shape = copy.meta["val"].shape
     return len(shape) == 4 and (shape[1] == 1 or shape[2] * shape[3] == 1)
 
