@@ -203,17 +203,16 @@ def test_layout_round_trips_become_reshapes_with_the_same_result(int8, tmp_path)
     assert torch.equal(skipped, stock)  # a transpose pair and a reshape move the same bytes
 
 
-def test_channel_mean_becomes_a_delegated_convolution():
-    from edge_sdk.backends.executorch._passes.channel_mean_as_convolution import mean_dim
+def test_channel_sum_becomes_a_delegated_convolution():
+    from edge_sdk.backends.executorch._passes.channel_sum_as_convolution import sum_dim
 
-    class ChannelMean(nn.Module):
+    class ChannelSum(nn.Module):
         def forward(self, x):
-            return x.mean(dim=1, keepdim=True), x.mean(dim=(2, 3), keepdim=True)
+            return x.sum(dim=1, keepdim=True), x.mean(dim=(2, 3), keepdim=True)
 
     x = torch.randn(2, 24, 5, 7)
-    program = make_delegable(torch.export.export(ChannelMean(), (x,)))
-    means = [node for node in program.graph.nodes if node.target == torch.ops.aten.mean.dim]
-    assert [list(node.args[1]) for node in means] == [[2, 3]]  # the spatial mean is XNNPACK's own op
+    program = make_delegable(torch.export.export(ChannelSum(), (x,)))
+    assert not [node for node in program.graph.nodes if node.target == torch.ops.aten.sum.dim_IntList]
     got = program.module()(x)
-    assert relative_error(got[0], x.mean(dim=1, keepdim=True)) < 1e-6 and torch.equal(got[1], x.mean(dim=(2, 3), keepdim=True))
-    assert mean_dim(x, [1], keepdim=False) is NotImplemented  # only what the deploy graphs use is rewritten
+    assert relative_error(got[0], x.sum(dim=1, keepdim=True)) < 1e-6 and torch.equal(got[1], x.mean(dim=(2, 3), keepdim=True))
+    assert sum_dim(x, [1], keepdim=False) is NotImplemented  # only what the deploy graphs use is rewritten

@@ -11,7 +11,7 @@ import torch
 
 from edge_sdk.backends.executorch._passes import (
     attention_as_batched_matmul,
-    channel_mean_as_convolution,
+    channel_sum_as_convolution,
     chunk_as_slices,
     distinct_concatenation_inputs,
     group_norm_as_mean_ops,
@@ -25,7 +25,7 @@ from edge_sdk.backends.executorch._passes import (
 REWRITES = (
     group_norm_as_mean_ops,
     layer_norm_as_mean_ops,
-    channel_mean_as_convolution,
+    channel_sum_as_convolution,
     nearest_resize_as_convolution,
     attention_as_batched_matmul,
     chunk_as_slices,

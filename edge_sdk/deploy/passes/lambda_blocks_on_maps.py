@@ -54,8 +54,10 @@ class ChannelLayerNorm(nn.Module):
         self.weight, self.bias, self.eps = norm.weight, norm.bias, norm.eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        centred = x - x.mean(dim=1, keepdim=True)
-        variance = (centred * centred).mean(dim=1, keepdim=True)
+        # Channel sums, not means: int8 quantizers give a mean its input's grid (see channel_sum_as_convolution).
+        channels = x.shape[1]
+        centred = x - x.sum(dim=1, keepdim=True) / channels
+        variance = (centred * centred).sum(dim=1, keepdim=True) / channels
         # 4-D affine parameters: broadcasting a 3-D one against a channels-last map would make XNNPACK transpose it.
         scale, shift = self.weight.reshape(1, -1, 1, 1), self.bias.reshape(1, -1, 1, 1)
         return centred * torch.rsqrt(variance + self.eps) * scale + shift
