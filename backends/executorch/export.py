@@ -67,15 +67,23 @@ def partitioner_for(delegate: str):
     return CoreMLPartitioner(compile_specs=specs)
 
 
+# Graphs lowered with `without_layout_round_trips`: the step, whose LλMI blocks switch between tokens and maps.
+# The VAE graphs keep XNNPACK's own layout copies: they have few round trips, and with the reshapes
+# XNNPACK 1.5.1's runtime rejected the hole-filling encode graph ("Propagating input shapes failed").
+ROUND_TRIP_GRAPHS = ("step",)
+
+
 @contextlib.contextmanager
-def xnnpack_serialization():
-    """Our changes to how XNNPACK lowers a program: fp16 filters kept fp16, no token ↔ map transposes."""
-    with half_conv_filters(), without_layout_round_trips():
+def xnnpack_serialization(layout_round_trips: bool = True):
+    """Our changes to how XNNPACK lowers a program: fp16 filters kept fp16, and (for the step graph) no
+    token ↔ map transposes."""
+    with half_conv_filters(), without_layout_round_trips() if layout_round_trips else contextlib.nullcontext():
         yield
 
 
-def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Path) -> dict:
-    """Lower one exported program and write the `.pte`; returns its delegation summary."""
+def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Path, *, layout_round_trips: bool = True) -> dict:
+    """Lower one exported program and write the `.pte`; returns its delegation summary. `layout_round_trips`:
+    whether XNNPACK's token ↔ map transpose pairs become reshapes (see ROUND_TRIP_GRAPHS)."""
     # Registers the out variants of the quantize/dequantize ops an int8 graph keeps outside the delegate
     # (its int8 position tables); without them `to_executorch` stops at "Missing out variants".
     import executorch.kernels.quantized  # noqa: F401
@@ -83,7 +91,7 @@ def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Pa
 
     if delegate == "xnnpack":
         program = make_delegable(program)
-    with xnnpack_serialization() if delegate == "xnnpack" else contextlib.nullcontext():
+    with xnnpack_serialization(layout_round_trips) if delegate == "xnnpack" else contextlib.nullcontext():
         edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for(delegate)])
     summary = delegation_summary(edge.exported_program())
     executorch_program = edge.to_executorch()
@@ -136,7 +144,9 @@ def export_graphs(
         start = time.perf_counter()
         progress(f"{name}: lowering to {delegate}")
         files[name] = f"{name}{SUFFIX}"
-        delegation[name] = lower_to_file(exported.pop(name), delegate, out_dir / files[name])
+        delegation[name] = lower_to_file(
+            exported.pop(name), delegate, out_dir / files[name], layout_round_trips=name in ROUND_TRIP_GRAPHS
+        )
         seconds[f"lower_{name}"] = time.perf_counter() - start
         summary = delegation[name]
         progress(
