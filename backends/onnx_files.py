@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.errors import ExportError
 
 OPSET = 21  # GroupNorm stays one GroupNormalization node from opset 21 on
 LEGACY_OPSET = 17  # the TorchScript exporter, which ModelOpt's Q/DQ modules export through

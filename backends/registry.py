@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib
 
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.errors import ExportError
 
 # name → (module, class, constructor keyword arguments)
 BACKENDS = {

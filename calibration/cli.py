@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge_sdk.cli import add_threads_argument
+from edge_sdk.cli_shared import add_threads_argument
 from edge_sdk.errors import EdgeSDKError
 
 
@@ -54,9 +54,9 @@ def add_distributed_options(parser) -> None:
 def cmd_calibrate(args, make_pipeline) -> None:
     from edge_sdk.calibration.calibrate import CalibrationOptions, calibrate
     from edge_sdk.calibration.dataset import default_cache_dir
-    from edge_sdk.cli import _check_sampling_arguments, model_strength, use_threads
+    from edge_sdk.cli_shared import check_sampling_arguments, model_strength, use_threads
 
-    _check_sampling_arguments(args)
+    check_sampling_arguments(args)
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
     if not args.report.parent.is_dir():

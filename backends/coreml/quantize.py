@@ -10,7 +10,7 @@ import copy
 
 import torch
 
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.errors import ExportError
 
 
 def pt2e_step_program(graphs, recipe, example_inputs: tuple, calibration=None):

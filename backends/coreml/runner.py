@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from edge_sdk.backends.base import Runner
-from edge_sdk.bundle.errors import BackendUnavailableError
+from edge_sdk.errors import BackendUnavailableError
 
 
 class CoreMLRunner(Runner):

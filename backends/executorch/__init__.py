@@ -58,7 +58,7 @@ class ExecuTorchBackend(Backend):
 
     def open(self, bundle):
         from edge_sdk.backends.executorch.runner import ExecuTorchRunner
-        from edge_sdk.bundle.errors import BackendUnavailableError
+        from edge_sdk.errors import BackendUnavailableError
 
         ok, why = self.runtime_available()
         if not ok:

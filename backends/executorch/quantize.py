@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from edge_sdk.backends.executorch._passes.position_tables_as_int8 import position_tables_as_int8
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.errors import ExportError
 
 
 def recipe_without(recipe, removed: list[str]):

@@ -34,7 +34,7 @@ class OnnxRuntimeBackend(Backend):
 
     def open(self, bundle):
         from edge_sdk.backends.onnxruntime.runner import OnnxRuntimeRunner
-        from edge_sdk.bundle.errors import BackendUnavailableError
+        from edge_sdk.errors import BackendUnavailableError
 
         ok, why = self.runtime_available()
         if not ok:

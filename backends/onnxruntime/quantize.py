@@ -25,7 +25,7 @@ import numpy as np
 
 from edge_sdk.backends.base import Progress, quiet
 from edge_sdk.backends.onnxruntime._passes.float_consumers_read_float import float_consumers_read_float
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.errors import ExportError
 
 QUANTIZABLE_OPS = ("Conv", "Gemm", "MatMul")
 

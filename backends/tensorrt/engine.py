@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.errors import ExportError
 
 
 def build_engine(onnx_path: Path, engine_path: Path, timing_cache_path: Path, input_specs: list[dict]) -> None:

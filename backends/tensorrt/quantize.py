@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.errors import ExportError
 
 
 def int8_layers(recipe) -> dict[str, float]:

@@ -45,7 +45,7 @@ def _check_settings(steps: int, warmup: int, threads: Optional[int], samples: in
 def _open_bundles(paths: Sequence[Path]):
     """Read every bundle (hashes checked) and check its runtime exists here, before any long measurement."""
     from edge_sdk.backends import get_backend
-    from edge_sdk.bundle.errors import BackendUnavailableError
+    from edge_sdk.errors import BackendUnavailableError
     from edge_sdk.bundle.manifest import read_bundle
 
     if not paths:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from edge_sdk.backends.base import ProgramCache, package_version, quiet
-from edge_sdk.bundle.errors import BackendUnavailableError, ExportError
+from edge_sdk.errors import BackendUnavailableError, ExportError
 from edge_sdk.bundle.files import file_records, listed_files, publishing_directory
 from edge_sdk.bundle.manifest import (
     CLEAN_LATENTS,

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from edge_sdk.bundle.errors import BundleError
+from edge_sdk.errors import BundleError
 from edge_sdk.bundle.files import sha256_file
 
 FORMAT = "moebius-edge/bundle"

@@ -44,7 +44,7 @@ class ModelSpec:
             if self.checkpoint or self.vae or self.model:
                 raise EdgeSDKError("--bundle runs the bundle's own model: leave out --model, --checkpoint and --vae")
             from edge_sdk.backends import get_backend
-            from edge_sdk.bundle.errors import BackendUnavailableError
+            from edge_sdk.errors import BackendUnavailableError
             from edge_sdk.bundle.manifest import read_bundle
 
             bundle = read_bundle(Path(self.bundle))
