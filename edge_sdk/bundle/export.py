@@ -8,46 +8,21 @@ from pathlib import Path
 from typing import Optional
 
 from edge_sdk.backends.base import ProgramCache, package_version, quiet
-from edge_sdk.errors import BackendUnavailableError, ExportError
 from edge_sdk.bundle.files import file_records, listed_files, publishing_directory
 from edge_sdk.bundle.manifest import (
-    CLEAN_LATENTS,
     FORMAT,
     FORMAT_VERSION,
-    GRAPH_NAMES,
-    GRAPH_SIGNATURES,
     Bundle,
     read_bundle,
     utc_now,
     write_manifest,
 )
 from edge_sdk.bundle.test_vector import TEST_VECTOR_FILE, make_test_vector, run_test_vector, save_test_vector, tolerances
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES, graph_signatures
+from edge_sdk.errors import BackendUnavailableError, ExportError
 
 
 RECIPE_FILE = "recipe.json"
-
-
-def _spec(name: str, shape, dtype: str = "float32") -> dict:
-    return {"name": name, "shape": [int(s) for s in shape], "dtype": dtype}
-
-
-def graph_signatures(graphs) -> dict[str, dict]:
-    """Input and output names, shapes and dtypes of the three graphs, as every backend's files take them."""
-    side, latent = graphs.config.image_size, graphs.config.sample_size
-    channels = graphs.encode.latent_channels
-    image, mask = (1, 3, side, side), (1, 1, side, side)
-    latents, latent_mask = (1, channels, latent, latent), (1, 1, latent, latent)
-    encode_outputs = [_spec("masked_latents", latents), _spec("mask_latent", latent_mask)]
-    if not graphs.schedule.starts_from_noise:
-        encode_outputs.append(_spec(CLEAN_LATENTS, latents))
-    return {
-        "encode": {"inputs": [_spec("image", image), _spec("mask", mask)], "outputs": encode_outputs},
-        "step": {
-            "inputs": [_spec("x", latents), _spec("masked_latents", latents), _spec("mask_latent", latent_mask), _spec("step_index", (1,), "int64")],
-            "outputs": [_spec("next_x", latents)],
-        },
-        "decode": {"inputs": [_spec("latents", latents)], "outputs": [_spec("image", image)]},
-    }
 
 
 def export_bundle(
