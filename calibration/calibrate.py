@@ -100,7 +100,7 @@ def calibrate(
     """Calibrate `denoiser` (with `vae`) and write the recipe and report when paths are given.
 
     `recorder(graphs, images, settings, model_hash, cache_dir, graph) -> (set, was_cached)` replaces the
-    in-process recording, e.g. `edge_sdk.scaleout.calibration.DistributedRecorder` (on Ray): it returns the
+    in-process recording, e.g. `edge_sdk.calibration.ray_recording.DistributedRecorder` (on Ray): it returns the
     calibration set and, when it recorded, leaves `graph`'s observers calibrated."""
     from edge_sdk import __version__
     from edge_sdk.deploy import DeployGraphs

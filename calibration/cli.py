@@ -94,8 +94,8 @@ def cmd_calibrate(args, make_pipeline) -> None:
         print(f"moebius-edge: note: {pipe.notice}", file=sys.stderr)
     recorder = None
     if args.ray_address:
-        from edge_sdk.scaleout.calibration import DistributedRecorder
-        from edge_sdk.scaleout.ray_runtime import require_ray
+        from edge_sdk.calibration.ray_recording import DistributedRecorder
+        from edge_sdk.ray_runtime import require_ray
 
         require_ray()
         recorder = DistributedRecorder(pipe.denoiser, pipe.vae, ray_address=args.ray_address, workers=args.workers, threads=worker_threads)
@@ -113,7 +113,7 @@ def cmd_calibrate(args, make_pipeline) -> None:
 
 
 def add_masks_command(commands) -> None:
-    from edge_sdk.calibration.masks import MASK_KINDS
+    from edge_sdk.mask_generator import MASK_KINDS
 
     parser = commands.add_parser(
         "masks", help="write seeded inpainting masks (LaMa-style strokes, boxes, blobs) binned by hole ratio"
@@ -127,7 +127,7 @@ def add_masks_command(commands) -> None:
 
 
 def cmd_masks(args) -> None:
-    from edge_sdk.calibration.masks import write_mask_set
+    from edge_sdk.mask_generator import write_mask_set
 
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder's parent does not exist: {args.output.parent}")

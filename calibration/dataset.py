@@ -23,9 +23,9 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from edge_sdk.calibration import masks as mask_generator
+from edge_sdk import mask_generator
 from edge_sdk.calibration.errors import CalibrationError
-from edge_sdk.calibration.files import publish_folder, write_atomic
+from edge_sdk.atomic_files import publish_folder, write_atomic
 from edge_sdk.imaging import load_image, load_mask
 
 FORMAT_VERSION = 1
@@ -79,7 +79,7 @@ def load_images(
     """`num_images` images (sorted by name) from `images_dir`, or the bundled samples when None.
 
     Masks come from `masks_dir` (``<stem>.png`` or ``<stem>_mask.png``, same size as the image, white =
-    hole) or, when None, from the seeded generator in `calibration.masks` (kinds and hole ratios cycle).
+    hole) or, when None, from the seeded generator in `edge_sdk.mask_generator` (kinds and hole ratios cycle).
     Images are centre-cropped to a square and resized to the model size.
     """
     if num_images < 1:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from edge_sdk.calibration.files import publish_folder
+from edge_sdk.atomic_files import publish_folder
 from edge_sdk.errors import EdgeSDKError
 from edge_sdk.imaging import load_image, load_mask
 from edge_sdk.inpainting import (

@@ -142,7 +142,7 @@ def run_bench(
     from edge_sdk.bench.report_markdown import render
     from edge_sdk.bench.report_plot import draw
     from edge_sdk.bundle.host import load
-    from edge_sdk.calibration.files import write_atomic, write_text_atomic
+    from edge_sdk.atomic_files import write_atomic, write_text_atomic
     from edge_sdk.samples import sample_pairs
 
     _check_settings(steps, warmup, threads, samples)

@@ -90,7 +90,7 @@ def random_mask(side: int, rng: np.random.Generator, kinds: Sequence[str] = TRAI
     cut from it: holes as many pixels wide as on the larger image (a model trained on 256 px crops meets
     512 px holes, twice as many latent cells wide, at inference).
     """
-    from edge_sdk.calibration.masks import generate_mask
+    from edge_sdk.mask_generator import generate_mask
 
     kind = kinds[int(rng.integers(len(kinds)))]
     canvas = generate_mask(side * zoom, kind, None, seed=int(rng.integers(2**31))) > 127
