@@ -6,7 +6,6 @@ is measured on the training crops, so latents fed to the denoiser have unit stan
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -182,6 +181,3 @@ def export_vae_folder(state_path: Path, folder: Path, crops: PhotoCrops, scaling
     tmp.replace(folder)
     return vae.float()
 
-
-def read_scaling_factor(folder: Path) -> float:
-    return float(json.loads((folder / "config.json").read_text())["scaling_factor"])
