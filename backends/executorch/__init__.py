@@ -42,9 +42,9 @@ class ExecuTorchBackend(Backend):
         return versions
 
     def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration=None, progress=quiet):
-        from edge_sdk.backends.executorch.export import check_precision, export_graphs
+        from edge_sdk.backends.executorch.export import export_graphs
 
-        check_precision(self.delegate, precision, self.precisions)
+        self.check_precision(precision)
         return export_graphs(
             graphs,
             precision,

@@ -82,17 +82,11 @@ def export_log_path(output: Path) -> Path:
 
 def _check_export_arguments(args) -> None:
     from edge_sdk.backends import get_backend
-    from edge_sdk.errors import BackendUnavailableError, ExportError
     from edge_sdk.cli_shared import check_model_files, check_sampling_arguments
     from edge_sdk.output_files import check_writable_folder
 
     check_sampling_arguments(args)
-    backend = get_backend(args.backend)
-    ok, why = backend.available()
-    if not ok:
-        raise BackendUnavailableError(f"cannot export for {args.backend} here: {why}")
-    if args.precision not in backend.precisions:
-        raise ExportError(f"backend {args.backend} exports precision {', '.join(backend.precisions)}, not {args.precision}")
+    get_backend(args.backend).check_export(args.precision)
     _check_recipe_arguments(args)
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from edge_sdk.atomic_files import write_atomic
 from edge_sdk.errors import EdgeSDKError
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -183,10 +184,8 @@ class LatentTriples:
     def save(self, path: Union[str, Path]) -> None:
         from safetensors.torch import save_file
 
-        path = Path(path)
-        tmp = path.with_name(path.name + ".part")
-        save_file({k: v.contiguous() for k, v in self.tensors.items()}, str(tmp), metadata={"hole_fill": self.hole_fill})
-        tmp.replace(path)
+        tensors = {k: v.contiguous() for k, v in self.tensors.items()}
+        write_atomic(path, lambda temporary: save_file(tensors, str(temporary), metadata={"hole_fill": self.hole_fill}))
 
     def __len__(self) -> int:
         return len(self.tensors["latents"])
