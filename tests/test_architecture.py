@@ -156,3 +156,17 @@ def test_only_the_command_line_and_bundle_export_import_calibration():
         if subpackage_of(module) != "edge_sdk.calibration" and any(subpackage_of(t) == "edge_sdk.calibration" for t in targets)
     }
     assert users <= CALIBRATION_USERS, sorted(users - CALIBRATION_USERS)
+
+
+MAX_FUNCTION_LINES = 80  # a function longer than a screen is split into named steps
+
+
+def test_no_function_over_80_lines():
+    long = []
+    for module, path in project_modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long.append(f"{module}.{node.name}: {lines} lines")
+    assert long == []
