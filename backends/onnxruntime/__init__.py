@@ -10,7 +10,7 @@ from edge_sdk.backends.base import Backend, ProgramCache, importable, package_ve
 
 
 class OnnxRuntimeBackend(Backend):
-    name = "onnx"
+    name = "onnxruntime"  # earlier bundles say "onnx": registry.ALIASES maps it here
     precisions = ("fp32", "int8")
     suffix = ".onnx"
 

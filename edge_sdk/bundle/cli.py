@@ -10,12 +10,13 @@ PRECISIONS = ("fp32", "fp16", "w8", "int8")
 
 
 def add_export_command(commands, add_model_arguments) -> None:
-    from edge_sdk.backends.registry import backend_names
+    from edge_sdk.backends.registry import backend_names, canonical_name
     from edge_sdk.cli_shared import STRENGTH_HELP
 
     p = commands.add_parser("export", help="export the model as a bundle for one backend (ExecuTorch, Core ML, TensorRT, ONNX Runtime)")
     add_model_arguments(p)
-    p.add_argument("--backend", required=True, choices=backend_names())
+    # `type` runs before the choices are checked: a former name (onnx) is accepted as the backend it became.
+    p.add_argument("--backend", required=True, type=canonical_name, choices=backend_names())
     p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp32 (default), fp16, w8 (int8 weights) or int8")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--recipe", type=Path, help="int8 calibration recipe (JSON from `moebius-edge calibrate`)")

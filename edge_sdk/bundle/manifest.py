@@ -106,10 +106,10 @@ def _validate(manifest, where: Path) -> None:
 def _check_backend_files(manifest: dict, where: Path) -> None:
     """The graph files must be in the format of the backend the manifest names (an edited backend field
     would otherwise reach a runtime that cannot parse them)."""
-    from edge_sdk.backends.registry import BACKENDS, get_backend
+    from edge_sdk.backends.registry import BACKENDS, get_backend, is_known
 
     backend = manifest["backend"]
-    if backend not in BACKENDS:
+    if not is_known(backend):
         raise BundleError(f"{where}: unknown backend {backend!r} (this SDK knows {', '.join(BACKENDS)}): the bundle is damaged")
     suffix = get_backend(backend).suffix
     for name in GRAPH_NAMES:
