@@ -20,6 +20,8 @@ from typing import Callable, Optional
 
 import torch
 
+from edge_sdk.errors import BackendUnavailableError, ExportError
+
 Progress = Callable[[str], None]
 
 
@@ -97,6 +99,23 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def open(self, bundle) -> Runner:
         ...
+
+    def check_export(self, precision: str) -> None:
+        """Raise a one-line error unless this machine can export `precision` for this backend."""
+        ok, why = self.available()
+        if not ok:
+            raise BackendUnavailableError(f"cannot export for {self.name} here: {why}")
+        self.check_precision(precision)
+
+    def check_precision(self, precision: str) -> None:
+        if precision not in self.precisions:
+            raise ExportError(f"backend {self.name} exports precision {', '.join(self.precisions)}, not {precision}")
+
+
+def require_recipe(recipe) -> None:
+    """An int8 export applies a calibration recipe: without one there is nothing to quantize with."""
+    if recipe is None:
+        raise ExportError("int8 export needs a calibration recipe: pass --recipe recipe.json or --calibrate")
 
 
 class ProgramCache:

@@ -33,11 +33,3 @@ def half_step(step: nn.Module) -> nn.Module:
 
     return set_step_precision(copy.deepcopy(step).eval(), torch.float16, fp32_lambda=True)
 
-
-def half_graphs(graphs) -> dict[str, nn.Module]:
-    """fp16 encode / step / decode modules with fp32 interfaces."""
-    return {
-        "encode": HalfPrecisionGraph(graphs.encode),
-        "step": half_step(graphs.step),
-        "decode": HalfPrecisionGraph(graphs.decode),
-    }

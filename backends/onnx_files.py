@@ -6,7 +6,8 @@ from pathlib import Path
 
 import torch
 
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.atomic_files import write_atomic
+from edge_sdk.errors import ExportError
 
 OPSET = 21  # GroupNorm stays one GroupNormalization node from opset 21 on
 LEGACY_OPSET = 17  # the TorchScript exporter, which ModelOpt's Q/DQ modules export through
@@ -37,6 +38,4 @@ def onnx_bytes(program_or_module, args: tuple, input_names, output_names, *, ops
 
 
 def write_file(path: Path, data: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    partial.replace(path)
+    write_atomic(path, lambda temporary: temporary.write_bytes(data))

@@ -4,7 +4,7 @@ bundles stay under --work for `moebius-edge bench`.
 
     python benchmarks/bundle_sizes.py                                 # int8 only, ~1 h single-threaded on 2 cores
     python benchmarks/bundle_sizes.py --precisions int8 fp32 --keep   # the published benchmark's bundles
-    python benchmarks/bundle_sizes.py --backend onnx --precisions fp32 int8 --keep
+    python benchmarks/bundle_sizes.py --backend onnxruntime --precisions fp32 int8 --keep
 
 int8 uses the calibration policy's default layer plan (every candidate int8; the timestep path, conv_in/conv_out
 and the λ internals stay float) with min/max ranges from step inputs along one fp32 trajectory of a bundled

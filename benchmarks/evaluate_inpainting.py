@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from edge_sdk.calibration.masks import generate_mask
+from edge_sdk.mask_generator import generate_mask
 from edge_sdk.hole_fill import pyramid_fill
 from edge_sdk.pipeline import InpaintPipeline
 from edge_sdk.train.data import list_photos, split_photos

@@ -3,7 +3,6 @@
 The calibration package owns the data, the policy and the evidence; the backends own the graph rewriting,
 each through its toolchain's own quantizer, driven by the recipe this package writes.
 
-- `masks`: seeded LaMa-style masks (strokes, boxes, blobs) binned by hole ratio.
 - `dataset`: step-graph inputs recorded along real fp32 sampling trajectories, cached by content hash.
 - `policy`: which layers may go to int8, which stay out by default, and why.
 - `observers`: how an activation range is chosen (min–max, percentile, MSE).
@@ -14,4 +13,8 @@ each through its toolchain's own quantizer, driven by the recipe this package wr
 - `recipe`: the backend-neutral JSON recipe (load, validate, save).
 - `report`: report.json, report.md, grid.png, drift.png.
 - `calibrate`: all of the above in order (the `moebius-edge calibrate` command).
+- `ray_recording`: the recording of `calibrate` spread over Ray workers (`--ray-address`).
+
+Shared with the rest of the SDK, and so below it: the mask generator (`edge_sdk.mask_generator`), the image
+metrics (`edge_sdk.image_metrics`) and atomic writes (`edge_sdk.atomic_files`).
 """

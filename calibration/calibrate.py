@@ -100,17 +100,60 @@ def calibrate(
     """Calibrate `denoiser` (with `vae`) and write the recipe and report when paths are given.
 
     `recorder(graphs, images, settings, model_hash, cache_dir, graph) -> (set, was_cached)` replaces the
-    in-process recording, e.g. `edge_sdk.scaleout.calibration.DistributedRecorder` (on Ray): it returns the
+    in-process recording, e.g. `edge_sdk.calibration.ray_recording.DistributedRecorder` (on Ray): it returns the
     calibration set and, when it recorded, leaves `graph`'s observers calibrated."""
-    from edge_sdk import __version__
-    from edge_sdk.deploy import DeployGraphs
-
     options.check()
     if recipe_path is not None and not Path(recipe_path).parent.is_dir():
         raise CalibrationError(f"output folder does not exist: {Path(recipe_path).parent}")
     timings: dict[str, float] = {}
     clock = _Clock(timings)
     policy = QuantPolicy(observer=options.observer)
+
+    recorded = _record(denoiser, vae, options, policy, clock, log, recorder)
+    samples = recorded.calibration_set.samples()
+    if recorded.cached:
+        with clock("observe cached samples"):
+            recorded.switchable.calibrate(tqdm(samples, desc="observing", disable=not options.progress, leave=False))
+    with clock("freeze quantizers"):
+        recorded.switchable.freeze()
+
+    chosen_samples = _spread(samples, options.sensitivity_samples)
+    ranking, measured = _rank_layers(recorded, chosen_samples, options, clock)
+    eval_entries = list(range(options.eval_images))
+    choice, final = _search(recorded, ranking, eval_entries, options, clock, log)
+    recipe, layers = _make_recipe(recorded, choice, policy, options, len(chosen_samples), len(measured))
+    report = _report_document(
+        recorded, recipe, layers, choice, final, ranking,
+        epsilon_layers=len(measured), sensitivity_samples=len(chosen_samples), samples=len(samples),
+        timings=timings, options=options,
+    )
+    written_recipe = save_recipe(recipe, recipe_path) if recipe_path is not None else None
+    written_report = None
+    if report_dir is not None:
+        calibration_set, decode = recorded.calibration_set, recorded.graphs.decode
+        references = [calibration_set.reference_image(entry, decode) for entry in eval_entries]
+        names = [calibration_set.names[entry] for entry in eval_entries]
+        written_report = write_report(report_dir, report, names, references, final.images)
+    return CalibrationResult(recipe, report, final, written_recipe, written_report)
+
+
+@dataclasses.dataclass
+class _Recorded:
+    """What stages 1 and 2 leave: the graphs, the calibration images and set, and the observing step graph."""
+
+    graphs: object
+    images: list
+    settings: dataset.RecordSettings
+    model_hash: str
+    plan: object
+    switchable: SwitchableQuantGraph
+    calibration_set: object
+    cached: bool
+
+
+def _record(denoiser, vae, options: CalibrationOptions, policy: QuantPolicy, clock, log, recorder) -> _Recorded:
+    """Stages 1 and 2: deploy graphs, images, the PT2E-prepared step graph and the recorded trajectories."""
+    from edge_sdk.deploy import DeployGraphs
 
     with clock("build deploy graphs"):
         graphs = DeployGraphs.build(
@@ -145,28 +188,29 @@ def calibrate(
             )
         else:
             calibration_set, cached = recorder(graphs, images, settings, model_hash, options.cache_dir, switchable)
-    samples = calibration_set.samples()
-    if cached:
-        with clock("observe cached samples"):
-            switchable.calibrate(tqdm(samples, desc="observing", disable=not options.progress, leave=False))
-    with clock("freeze quantizers"):
-        switchable.freeze()
+    return _Recorded(graphs, images, settings, model_hash, plan, switchable, calibration_set, cached)
 
-    chosen_samples = _spread(samples, options.sensitivity_samples)
+
+def _rank_layers(recorded: _Recorded, chosen_samples: list, options: CalibrationOptions, clock):
+    """Stage 3: (the layers ranked by sensitivity, the layers whose ε error was measured)."""
+    switchable = recorded.switchable
     with clock("sensitivity: local errors"):
         local = sensitivity.local_errors(switchable, chosen_samples)
     measured = sensitivity.pick_epsilon_layers(local, options.epsilon_layers)
     with clock("sensitivity: epsilon errors"):
         with tqdm(total=len(measured), desc="ε sensitivity", unit="layer", disable=not options.progress, leave=False) as bar:
-            epsilon = sensitivity.epsilon_errors(switchable, measured, chosen_samples, graphs.schedule, progress=bar.update)
-    ranking = sensitivity.rank_layers(local, epsilon)
+            epsilon = sensitivity.epsilon_errors(switchable, measured, chosen_samples, recorded.graphs.schedule, progress=bar.update)
+    return sensitivity.rank_layers(local, epsilon), measured
 
-    eval_entries = list(range(options.eval_images))
+
+def _search(recorded: _Recorded, ranking, eval_entries: list[int], options: CalibrationOptions, clock, log):
+    """Stage 4: (the mixed-precision choice, its drift); the step graph is left set to the choice."""
+    switchable, graphs = recorded.switchable, recorded.graphs
     results: dict[tuple, drift.DriftResult] = {}
 
     def evaluate(precisions: dict[str, str]) -> float:
         switchable.set_precisions(precisions)
-        result = drift.measure_drift(switchable, calibration_set, graphs.decode, graphs.schedule, eval_entries)
+        result = drift.measure_drift(switchable, recorded.calibration_set, graphs.decode, graphs.schedule, eval_entries)
         results[_key(precisions)] = result
         log(f"  {_summary(precisions)}: {result.psnr_db:.2f} dB")
         return result.psnr_db
@@ -176,10 +220,16 @@ def calibrate(
         choice = sensitivity.choose_precisions(
             [row.name for row in ranking], evaluate, options.target_psnr_db, options.max_evaluations
         )
-    final = results[_key(choice.precisions)]
     switchable.set_precisions(choice.precisions)
+    return choice, results[_key(choice.precisions)]
 
-    qparams = switchable.activation_qparams()
+
+def _make_recipe(recorded: _Recorded, choice, policy: QuantPolicy, options: CalibrationOptions, sensitivity_samples: int, epsilon_layers: int):
+    """Stage 5, the recipe: (the Recipe, its layers by name)."""
+    from edge_sdk import __version__
+
+    plan = recorded.plan
+    qparams = recorded.switchable.activation_qparams()
     layers = {}
     for name in plan.candidates:
         precision = choice.precisions[name]
@@ -187,55 +237,58 @@ def calibrate(
     for exclusion in plan.excluded_layers:
         layers[exclusion.name] = LayerRecipe("fp32")
     recipe_settings = {
-        "record": settings.to_dict(),
-        "images": [item.name for item in images],
+        "record": recorded.settings.to_dict(),
+        "images": [item.name for item in recorded.images],
         "masks": "generated (calibration.masks)" if options.masks_dir is None else "user",
         "policy": policy.to_dict(),
         "weights": "int8 symmetric, per output channel",
         "activations": "int8 affine, per tensor",
         "target_psnr_db": options.target_psnr_db,
         "eval_images": options.eval_images,
-        "sensitivity_samples": len(chosen_samples),
-        "epsilon_layers": len(measured),
+        "sensitivity_samples": sensitivity_samples,
+        "epsilon_layers": epsilon_layers,
     }
     recipe = Recipe(
         layers=layers,
         excluded=tuple(plan.excluded),
-        data_hash=calibration_set.data_hash,
+        data_hash=recorded.calibration_set.data_hash,
         settings=recipe_settings,
-        model={"block_out_channels": list(graphs.config.block_out_channels), "weights_sha256": model_hash},
+        model={"block_out_channels": list(recorded.graphs.config.block_out_channels), "weights_sha256": recorded.model_hash},
         sdk_version=__version__,
     )
+    return recipe, layers
+
+
+def _report_document(
+    recorded: _Recorded, recipe: Recipe, layers: dict, choice, final, ranking, *,
+    epsilon_layers: int, sensitivity_samples: int, samples: int, timings: dict, options: CalibrationOptions,
+) -> dict:
+    """Stage 5, the evidence: report.json's document."""
+    from edge_sdk import __version__
+
     counts = {precision: recipe.count(precision) for precision in PRECISIONS}
-    report = final.to_dict() | {
+    return final.to_dict() | {
         "target_psnr_db": options.target_psnr_db,
         "meets_target": choice.meets_target,
         "precision_counts": counts,
         "precisions": {name: layer.precision for name, layer in layers.items()},
-        "excluded": [item.to_dict() for item in plan.excluded],
+        "excluded": [item.to_dict() for item in recorded.plan.excluded],
         "sensitivity": [row.to_dict() for row in ranking],
         "search": {
             "evaluations": [item.to_dict() for item in choice.evaluations],
             "budget_exhausted": choice.budget_exhausted,
-            "epsilon_layers": len(measured),
-            "sensitivity_samples": len(chosen_samples),
+            "epsilon_layers": epsilon_layers,
+            "sensitivity_samples": sensitivity_samples,
         },
-        "calibration_samples": len(samples),
-        "calibration_set_cached": cached,
-        "data_hash": calibration_set.data_hash,
-        "settings": recipe_settings,
+        "calibration_samples": samples,
+        "calibration_set_cached": recorded.cached,
+        "data_hash": recorded.calibration_set.data_hash,
+        "settings": recipe.settings,
         "sdk_version": __version__,
         "timings_s": timings,
         "measured_with": "fake-quantized PyTorch graph (torchao FakeQuantize with the PT2E observers' scales)",
         "notes": _notes(choice, options),
     }
-    written_recipe = save_recipe(recipe, recipe_path) if recipe_path is not None else None
-    written_report = None
-    if report_dir is not None:
-        references = [calibration_set.reference_image(entry, graphs.decode) for entry in eval_entries]
-        names = [calibration_set.names[entry] for entry in eval_entries]
-        written_report = write_report(report_dir, report, names, references, final.images)
-    return CalibrationResult(recipe, report, final, written_recipe, written_report)
 
 
 def _spread(samples: list, count: int) -> list:

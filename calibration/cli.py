@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge_sdk.cli import add_threads_argument
+from edge_sdk.cli_shared import add_threads_argument
 from edge_sdk.errors import EdgeSDKError
 
 
@@ -54,9 +54,9 @@ def add_distributed_options(parser) -> None:
 def cmd_calibrate(args, make_pipeline) -> None:
     from edge_sdk.calibration.calibrate import CalibrationOptions, calibrate
     from edge_sdk.calibration.dataset import default_cache_dir
-    from edge_sdk.cli import _check_sampling_arguments, model_strength, use_threads
+    from edge_sdk.cli_shared import check_sampling_arguments, model_strength, use_threads
 
-    _check_sampling_arguments(args)
+    check_sampling_arguments(args)
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
     if not args.report.parent.is_dir():
@@ -94,8 +94,8 @@ def cmd_calibrate(args, make_pipeline) -> None:
         print(f"moebius-edge: note: {pipe.notice}", file=sys.stderr)
     recorder = None
     if args.ray_address:
-        from edge_sdk.scaleout.calibration import DistributedRecorder
-        from edge_sdk.scaleout.ray_runtime import require_ray
+        from edge_sdk.calibration.ray_recording import DistributedRecorder
+        from edge_sdk.ray_runtime import require_ray
 
         require_ray()
         recorder = DistributedRecorder(pipe.denoiser, pipe.vae, ray_address=args.ray_address, workers=args.workers, threads=worker_threads)
@@ -113,7 +113,7 @@ def cmd_calibrate(args, make_pipeline) -> None:
 
 
 def add_masks_command(commands) -> None:
-    from edge_sdk.calibration.masks import MASK_KINDS
+    from edge_sdk.mask_generator import MASK_KINDS
 
     parser = commands.add_parser(
         "masks", help="write seeded inpainting masks (LaMa-style strokes, boxes, blobs) binned by hole ratio"
@@ -127,7 +127,7 @@ def add_masks_command(commands) -> None:
 
 
 def cmd_masks(args) -> None:
-    from edge_sdk.calibration.masks import write_mask_set
+    from edge_sdk.mask_generator import write_mask_set
 
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder's parent does not exist: {args.output.parent}")

@@ -23,10 +23,10 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from edge_sdk.calibration import masks as mask_generator
+from edge_sdk import mask_generator
+from edge_sdk.atomic_files import publish_folder, write_atomic
 from edge_sdk.calibration.errors import CalibrationError
-from edge_sdk.calibration.files import publish_folder, write_atomic
-from edge_sdk.imaging import load_image, load_mask
+from edge_sdk.imaging import center_square, load_image, load_mask
 
 FORMAT_VERSION = 1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -79,7 +79,7 @@ def load_images(
     """`num_images` images (sorted by name) from `images_dir`, or the bundled samples when None.
 
     Masks come from `masks_dir` (``<stem>.png`` or ``<stem>_mask.png``, same size as the image, white =
-    hole) or, when None, from the seeded generator in `calibration.masks` (kinds and hole ratios cycle).
+    hole) or, when None, from the seeded generator in `edge_sdk.mask_generator` (kinds and hole ratios cycle).
     Images are centre-cropped to a square and resized to the model size.
     """
     if num_images < 1:
@@ -98,13 +98,13 @@ def load_images(
     for index, path in enumerate(paths):
         picture = load_image(path)
         if generated is not None:
-            square = _square(picture, image_size, Image.BICUBIC)
+            square = center_square(picture, image_size, Image.BICUBIC)
             hole = torch.from_numpy((generated[index].mask > 127).astype(np.float32))
         else:
             mask_path = _mask_for(path, Path(masks_dir))
             hole_full = load_mask(mask_path, picture.size)
-            square = _square(picture, image_size, Image.BICUBIC)
-            hole_image = _square(Image.fromarray(hole_full.astype(np.uint8) * 255), image_size, Image.NEAREST)
+            square = center_square(picture, image_size, Image.BICUBIC)
+            hole_image = center_square(Image.fromarray(hole_full.astype(np.uint8) * 255), image_size, Image.NEAREST)
             hole = torch.from_numpy((np.asarray(hole_image) > 127).astype(np.float32))
             if not bool(hole.any()):
                 raise CalibrationError(f"the mask {mask_path} has no hole inside the centre square of {path.name}")
@@ -133,13 +133,6 @@ def _mask_for(image_path: Path, masks_dir: Path) -> Path:
             if candidate.is_file():
                 return candidate
     raise CalibrationError(f"no mask for {image_path.name} in {masks_dir} (expected {image_path.stem}.png or {image_path.stem}_mask.png)")
-
-
-def _square(picture: Image.Image, size: int, resample) -> Image.Image:
-    side = min(picture.size)
-    left, top = (picture.width - side) // 2, (picture.height - side) // 2
-    crop = picture.crop((left, top, left + side, top + side))
-    return crop if crop.size == (size, size) else crop.resize((size, size), resample)
 
 
 # --- the recorded set ---------------------------------------------------------------------------------

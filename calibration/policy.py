@@ -22,13 +22,9 @@ from torch import nn
 
 from edge_sdk.calibration.observers import OBSERVERS
 
+# int8: int8 weights (symmetric, per output channel) and int8 activations (per tensor); w8: int8 weights,
+# float activations; fp16: half-precision weights and activations; fp32: full precision.
 PRECISIONS = ("int8", "w8", "fp16", "fp32")
-PRECISION_MEANING = {
-    "int8": "int8 weights (symmetric, per output channel) and int8 activations (per tensor)",
-    "w8": "int8 weights (symmetric, per output channel), float activations",
-    "fp16": "half-precision weights and activations",
-    "fp32": "full precision",
-}
 DEFAULT_OBSERVER = "mse"
 
 TIMESTEP_REASON = (

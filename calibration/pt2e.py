@@ -187,24 +187,6 @@ def int8_qparams(module: nn.Module) -> tuple[float, int]:
     return float(scale.reshape(-1)[0]), int(zero_point.reshape(-1)[0])
 
 
-def quantized_range(module: nn.Module) -> tuple[float, float]:
-    """The float interval an affine int8 grid covers: [(qmin − zp)·scale, (qmax − zp)·scale]."""
-    scale, zero_point = int8_qparams(module)
-    return ((module.quant_min - zero_point) * scale, (module.quant_max - zero_point) * scale)
-
-
-def activation_ranges(
-    graph_module: GraphModule, layers: Iterable[str], roles: Optional[Mapping[str, set]] = None
-) -> dict[str, dict[str, Optional[tuple[float, float]]]]:
-    """{layer: {"input": (low, high), "output": ...}}: the intervals of `activation_qparams`."""
-    from edge_sdk.calibration.recipe import qparams_range
-
-    return {
-        layer: {role: (qparams_range(*q) if q is not None else None) for role, q in by_role.items()}
-        for layer, by_role in activation_qparams(graph_module, layers, roles).items()
-    }
-
-
 def activation_qparams(
     graph_module: GraphModule, layers: Iterable[str], roles: Optional[Mapping[str, set]] = None
 ) -> dict[str, dict[str, Optional[tuple[float, int]]]]:

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from edge_sdk.calibration.errors import RecipeError
-from edge_sdk.calibration.files import write_text_atomic
+from edge_sdk.atomic_files import write_text_atomic
 from edge_sdk.calibration.observers import OBSERVERS
 from edge_sdk.calibration.policy import PRECISIONS, Exclusion
 

@@ -13,9 +13,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from edge_sdk.calibration.files import publish_folder
+from edge_sdk.atomic_files import publish_folder
 
-REPORT_FILES = ("report.json", "report.md", "grid.png", "drift.png")
 GRID_TILE = 256
 DIFF_GAIN = 10  # |quantized − fp32| × 10 in the third column, so small differences are visible
 MARKDOWN_SENSITIVITY_ROWS = 25

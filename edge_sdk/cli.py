@@ -6,99 +6,19 @@ import sys
 import warnings
 from pathlib import Path
 
+from edge_sdk.cli_shared import (
+    add_model_arguments,
+    add_sampling_arguments,
+    add_threads_argument,
+    check_model_files,
+    check_sampling_arguments,
+    load_pipeline,
+    print_note,
+    use_threads,
+)
 from edge_sdk.errors import EdgeSDKError
 
 EXIT_USER_ERROR = 2
-
-
-def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    from edge_sdk.presets import DEFAULT_MODEL, MODEL_PRESETS
-
-    parser.add_argument(
-        "--model",
-        help=f"preset ({', '.join(MODEL_PRESETS)}; default {DEFAULT_MODEL}) or, with --checkpoint, a config YAML "
-        "(default with --checkpoint: moebius-0.2b, the official architecture)",
-    )
-    parser.add_argument("--checkpoint", type=Path, help="official denoiser weights (.bin or .safetensors)")
-    parser.add_argument("--vae", type=Path, help="diffusers VAE folder (config.json + weights), needed with --checkpoint")
-
-
-STRENGTH_HELP = (
-    "1.0 starts from pure noise; the official 0.99 keeps a trace of the original; a model with a filled hole "
-    "starts from the fill (default: the model's, 1.0 but for nano)"
-)
-
-
-def _add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    from edge_sdk.sampling_settings import MAX_GUIDANCE, MAX_STEPS
-
-    parser.add_argument("--steps", type=int, default=20, help=f"DDIM steps, 1 to {MAX_STEPS} (default 20)")
-    parser.add_argument(
-        "--guidance", type=float, default=2.5, help=f"classifier-free guidance scale, 0 to {MAX_GUIDANCE:g} (default 2.5)"
-    )
-    parser.add_argument("--strength", type=float, help=STRENGTH_HELP)
-    parser.add_argument("--seed", type=int, default=0, help="noise seed, 0 to 2**64 - 1 (default 0)")
-    add_threads_argument(parser)
-
-
-def add_threads_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--threads", type=int,
-        help="CPU threads for PyTorch, ExecuTorch and ONNX Runtime (default: half the cores, at least 1, "
-        "so that a busy core does not stall every step)",
-    )
-
-
-def use_threads(args) -> None:
-    from edge_sdk.threads import use_threads as set_threads
-
-    set_threads(getattr(args, "threads", None))
-
-
-def model_strength(args) -> float:
-    """The strength a run without --strength uses: the model preset's (1.0 for checkpoints and random presets)."""
-    from edge_sdk.presets import DEFAULT_MODEL, MODEL_PRESETS
-
-    preset = MODEL_PRESETS.get(args.model or DEFAULT_MODEL)
-    return preset.strength if preset is not None and args.checkpoint is None else 1.0
-
-
-def _check_sampling_arguments(args) -> None:
-    """The shared rules of edge_sdk.sampling_settings, in the CLI's spelling; fills in the model's strength."""
-    from edge_sdk.sampling_settings import CLI_NAMES, check_sampling
-
-    args.steps, args.guidance, args.strength, args.seed = check_sampling(
-        steps=args.steps, guidance_scale=args.guidance, strength=args.strength, seed=getattr(args, "seed", 0),
-        default_strength=model_strength(args), names=CLI_NAMES,
-    )
-
-
-def _check_model_files(args) -> None:
-    """The model's files, before anything slow: paired, present and of the right kind (read at the load)."""
-    if args.checkpoint is None and args.vae is None:
-        return
-    if args.checkpoint is None or args.vae is None:
-        raise EdgeSDKError("--checkpoint and --vae go together: the denoiser needs the VAE it was trained with")
-    from edge_sdk.checkpoint import check_checkpoint_file
-    from edge_sdk.vae import check_vae_folder
-
-    check_checkpoint_file(args.checkpoint)
-    check_vae_folder(args.vae)
-
-
-def _pipeline(args):
-    from edge_sdk.pipeline import InpaintPipeline
-    from edge_sdk.presets import DEFAULT_MODEL, OFFICIAL_CONFIG
-
-    if args.checkpoint is not None or args.vae is not None:
-        if args.checkpoint is None or args.vae is None:
-            raise EdgeSDKError("--checkpoint and --vae go together: the denoiser needs the VAE it was trained with")
-        return InpaintPipeline.from_files(args.checkpoint, args.vae, args.model or OFFICIAL_CONFIG)
-    return InpaintPipeline.from_preset(args.model or DEFAULT_MODEL)
-
-
-def _warn(message: str) -> None:
-    print(f"moebius-edge: note: {message}", file=sys.stderr)
 
 
 def cmd_inpaint(args) -> None:
@@ -109,15 +29,15 @@ def cmd_inpaint(args) -> None:
         from edge_sdk.bundle.cli import inpaint_with_bundle
 
         return inpaint_with_bundle(args)
-    _check_sampling_arguments(args)
+    check_sampling_arguments(args)
     # Validate the inputs and the output before the (slow) model load and inference.
     load_mask(args.mask, load_image(args.image).size)
     check_output_image(args.output, inputs=(args.image, args.mask))
-    _check_model_files(args)
+    check_model_files(args)
     use_threads(args)
-    pipe = _pipeline(args)
+    pipe = load_pipeline(args)
     if pipe.notice:
-        _warn(pipe.notice)
+        print_note(pipe.notice)
     result = pipe(args.image, args.mask, steps=args.steps, guidance_scale=args.guidance, strength=args.strength, seed=args.seed)
     save_image_atomic(result, args.output)
     print(f"wrote {args.output}")
@@ -127,13 +47,13 @@ def cmd_demo(args) -> None:
     from edge_sdk.demo import run_demo
     from edge_sdk.output_files import check_output_folder
 
-    _check_sampling_arguments(args)
+    check_sampling_arguments(args)
     check_output_folder(args.output)
-    _check_model_files(args)
+    check_model_files(args)
     use_threads(args)
-    pipe = _pipeline(args)
+    pipe = load_pipeline(args)
     if pipe.notice:
-        _warn(pipe.notice)
+        print_note(pipe.notice)
     report = run_demo(pipe, args.output, steps=args.steps, guidance_scale=args.guidance, strength=args.strength, seed=args.seed)
     print(f"wrote {report}")
 
@@ -209,22 +129,22 @@ def _add_bundle_commands(commands, inpaint) -> None:
     from edge_sdk.bundle.cli import add_bundle_option, add_export_command, add_info_command, add_verify_command
 
     add_bundle_option(inpaint)
-    add_export_command(commands, _add_model_arguments)
+    add_export_command(commands, add_model_arguments)
     add_verify_command(commands)
-    add_info_command(commands, _add_model_arguments)
+    add_info_command(commands, add_model_arguments)
 
 
 def _add_calibration_commands(commands) -> None:
     from edge_sdk.calibration.cli import add_calibrate_command, add_masks_command
 
-    add_calibrate_command(commands, _add_model_arguments, _pipeline)
+    add_calibrate_command(commands, add_model_arguments, load_pipeline)
     add_masks_command(commands)
 
 
 def _add_scaleout_commands(commands) -> None:
     from edge_sdk.scaleout.cli import add_batch_command
 
-    add_batch_command(commands, _add_model_arguments)
+    add_batch_command(commands, add_model_arguments)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -241,14 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, required=True,
         help="output image (.png, .jpg at quality 95, .webp, .bmp, .tif); checked before the model runs",
     )
-    _add_model_arguments(inpaint)
-    _add_sampling_arguments(inpaint)
+    add_model_arguments(inpaint)
+    add_sampling_arguments(inpaint)
     inpaint.set_defaults(handler=cmd_inpaint)
 
     demo = commands.add_parser("demo", help="inpaint the bundled sample photos and write before/after pictures and a report")
     demo.add_argument("-o", "--output", type=Path, default=Path("demo-output"), help="folder for the pictures and report.md (default demo-output)")
-    _add_model_arguments(demo)
-    _add_sampling_arguments(demo)
+    add_model_arguments(demo)
+    add_sampling_arguments(demo)
     demo.set_defaults(handler=cmd_demo)
     _add_train_commands(commands)
     _add_conformance_command(commands)

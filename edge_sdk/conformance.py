@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from edge_sdk.calibration.files import publish_folder
+from edge_sdk.atomic_files import publish_folder
 from edge_sdk.errors import EdgeSDKError
-from edge_sdk.imaging import load_image, load_mask
+from edge_sdk.imaging import center_square, load_image, load_mask
 from edge_sdk.inpainting import (
     LATENT_CHANNELS,
     LATENT_FACTOR,
@@ -64,11 +64,8 @@ def _sample(name: str, side: int) -> tuple[Image.Image, np.ndarray]:
     image = load_image(image_path)
     hole = load_mask(mask_path, image.size)
     if image.size != (side, side):
-        crop = min(image.size)
-        left, top = (image.width - crop) // 2, (image.height - crop) // 2
-        box = (left, top, left + crop, top + crop)
-        image = image.crop(box).resize((side, side), Image.BICUBIC)
-        hole = np.asarray(Image.fromarray(hole).crop(box).resize((side, side), Image.NEAREST), dtype=bool)
+        image = center_square(image, side, Image.BICUBIC)
+        hole = np.asarray(center_square(Image.fromarray(hole), side, Image.NEAREST), dtype=bool)
     if not hole.any():
         raise ConformanceError(f"sample {name!r} has no hole at {side}×{side}")
     return image, hole

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from edge_sdk.atomic_files import write_text_atomic
 from edge_sdk.imaging import load_image, load_mask, save_image_atomic
 from edge_sdk.samples import sample_pairs
 
@@ -67,9 +68,7 @@ def run_demo(pipe, out_dir, *, steps=20, guidance_scale=2.5, strength=None, seed
         "",
     ]
     report = out_dir / "report.md"
-    tmp = report.with_suffix(".md.part")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(report)
+    write_text_atomic(report, "\n".join(lines))
     return report
 
 

@@ -156,3 +156,11 @@ def load_mask(source: ImageLike, size: tuple[int, int]) -> np.ndarray:
         gray = np.asarray(_to_8bit_gray(mask.convert("RGB")), dtype=np.float32)
         return (gray * (alpha / 255.0)) >= MASK_THRESHOLD
     return np.asarray(_to_8bit_gray(mask), dtype=np.float32) >= MASK_THRESHOLD
+
+
+def center_square(picture: Image.Image, size: int, resample) -> Image.Image:
+    """The largest centred square of `picture`, resized to size×size with `resample` (NEAREST for masks)."""
+    side = min(picture.size)
+    left, top = (picture.width - side) // 2, (picture.height - side) // 2
+    crop = picture.crop((left, top, left + side, top + side))
+    return crop if crop.size == (size, size) else crop.resize((size, size), resample)

@@ -1,8 +1,8 @@
 """The Moebius denoiser (the official `RemovalModel`): a 0.22B-parameter LλMI UNet, in one file.
 
 Module names and registration order reproduce the official state dict key for key, so official
-checkpoints load with `strict=True`. The architecture is specified in the project's reference notes
-(moebius-architecture.md); section numbers below refer to it.
+checkpoints load with `strict=True`. docs/architecture.md ("The model") describes each part below
+under the name its docstring gives.
 
 Shapes: x [B,9,64,64] = [noisy latent 4 | latent mask 1 | masked-image latent 4], a timestep, and
 10 category ids per sample (0..9 conditional, 10..19 unconditional) → ε [B,4,64,64].
@@ -24,7 +24,7 @@ TRANSFORMER_GROUPNORM_EPS = 1e-6  # diffusers' Transformer2DModel default, kept 
 
 
 class DepthwiseSeparableConv(nn.Module):
-    """timm-style DWSep (§3.1): dw 3×3 → BN → ReLU → pw 1×1 → BN, plus the input when cin == cout."""
+    """timm-style DWSep: dw 3×3 → BN → ReLU → pw 1×1 → BN, plus the input when cin == cout."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
@@ -40,7 +40,7 @@ class DepthwiseSeparableConv(nn.Module):
 
 
 class ResnetBlock(nn.Module):
-    """DWResnetBlock2D (§3.2): the time embedding is a plain shift added between the two convs."""
+    """DWResnetBlock2D (the resnet block): the time embedding is a plain shift added between the two convs."""
 
     def __init__(self, in_channels: int, out_channels: int, time_embed_dim: int, groups: int):
         super().__init__()
@@ -60,7 +60,7 @@ class ResnetBlock(nn.Module):
 
 
 class LocalLambda(nn.Module):
-    """Local-λ, `attn1` (§3.5): multi-query self-lambda with a 15×15 positional lambda.
+    """Local-λ, `attn1`: multi-query self-lambda with a 15×15 positional lambda.
 
     No output projection and no 1/√d scaling, as in the official layer.
     """
@@ -89,7 +89,7 @@ class LocalLambda(nn.Module):
 
 
 class InteractiveLambda(nn.Module):
-    """Interactive-λ, `attn2` (§3.6): multi-query cross-lambda over the 10 context tokens.
+    """Interactive-λ, `attn2`: multi-query cross-lambda over the 10 context tokens.
 
     The positional table is indexed by absolute position, so the layer only runs at side × side.
     """
@@ -111,7 +111,7 @@ class InteractiveLambda(nn.Module):
         v = self.norm_v(self.to_v(context).transpose(1, 2))  # [B, dv, L]
         content_lambda = torch.einsum("bkl,bvl->bkv", k, v)
         y = torch.einsum("bhkn,bkv->bhvn", q, content_lambda)
-        # Positional term, reassociated (§10.5): contract q with the table first, then with V;
+        # Positional term, reassociated (docs/architecture.md, Interactive-λ): contract q with the table first, then with V;
         # exact, and 4× fewer MACs than materialising λp [N, dk, dv].
         table = self.rel_pos_emb[..., 0]  # [N, L, dk]
         q_on_table = torch.einsum("bhkn,nlk->bhnl", q, table)
@@ -133,7 +133,7 @@ class ConvLayer(nn.Module):
 
 
 class MixFFN(nn.Module):
-    """SANA's GLUMBConv (§3.7): 1×1 expand + SiLU, depthwise 3×3, gated half, 1×1 project."""
+    """SANA's GLUMBConv (MixFFN): 1×1 expand + SiLU, depthwise 3×3, gated half, 1×1 project."""
 
     def __init__(self, channels: int, ratio: float):
         super().__init__()
@@ -148,7 +148,7 @@ class MixFFN(nn.Module):
 
 
 class LambdaBlock(nn.Module):
-    """LλMI block (§3.4): pre-LN residual Local-λ, Interactive-λ, MixFFN on a square token map."""
+    """LλMI block: pre-LN residual Local-λ, Interactive-λ, MixFFN on a square token map."""
 
     def __init__(self, channels: int, config: MoebiusConfig, side: int):
         super().__init__()
@@ -176,7 +176,7 @@ class LambdaBlock(nn.Module):
 
 
 class Transformer(nn.Module):
-    """diffusers' Transformer2DModel shell (§3.3) around exactly one LλMI block."""
+    """diffusers' Transformer2DModel shell around exactly one LλMI block."""
 
     def __init__(self, channels: int, config: MoebiusConfig, side: int):
         super().__init__()
@@ -268,7 +268,7 @@ class TimestepEmbedding(nn.Module):
 
 
 def timestep_sinusoid(timesteps: torch.Tensor, dim: int) -> torch.Tensor:
-    """[cos | sin] of t·f_i with f_i = 10000^(−i/half) (§2.1), computed in fp32: t·f reaches 900 rad."""
+    """[cos | sin] of t·f_i with f_i = 10000^(−i/half) (the timestep embedding), computed in fp32: t·f reaches 900 rad."""
     half = dim // 2
     exponent = -math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=timesteps.device) / half
     angles = timesteps.float()[:, None] * torch.exp(exponent)[None, :]
@@ -276,7 +276,7 @@ def timestep_sinusoid(timesteps: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class LambdaUNet(nn.Module):
-    """The UNet (`diff_model`, §2): 3 down blocks, no mid block, 3 up blocks."""
+    """The UNet (`diff_model`): 3 down blocks, no mid block, 3 up blocks."""
 
     def __init__(self, config: MoebiusConfig):
         super().__init__()

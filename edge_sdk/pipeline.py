@@ -1,7 +1,7 @@
 """The reference inpainting pipeline in PyTorch: VAE encode, DDIM + CFG, decode, paste-back.
 
-Every deployed backend is measured against this. It follows the official pipeline (§8 of the
-architecture notes) with two deliberate differences: the VAE posterior mean instead of a sample
+Every deployed backend is measured against this. It follows the official pipeline (docs/architecture.md,
+"The pipeline") with two deliberate differences: the VAE posterior mean instead of a sample
 (deterministic), and strength 1.0 by default (0.99 leaves ~12% of the removed object in the start latent;
 a preset may set its own: `nano` starts half-way from its filled hole).
 """

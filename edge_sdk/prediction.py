@@ -19,7 +19,7 @@ PREDICTION_TYPES = ("epsilon", "v_prediction")
 @functools.lru_cache(maxsize=1)
 def alphas_cumprod() -> torch.Tensor:
     """ᾱ_t of the training schedule, t = 0…999 (fp32, CPU), read from the pipeline's own scheduler."""
-    from edge_sdk.sampling import make_scheduler  # sampling imports the model: import when first used
+    from edge_sdk.noise_schedule import make_scheduler  # diffusers is slow to import: only when first used
 
     return make_scheduler().alphas_cumprod.to(torch.float32).clone()
 

@@ -8,21 +8,8 @@ from diffusers import DDIMScheduler
 from tqdm.auto import tqdm
 
 from edge_sdk.model import cfg_input_ids
+from edge_sdk.noise_schedule import make_scheduler
 from edge_sdk.sampling_settings import check_steps, check_steps_kept, check_strength
-
-
-def make_scheduler() -> DDIMScheduler:
-    """Moebius' scheduler settings (§8); everything else is the diffusers default (leading spacing, ε)."""
-    return DDIMScheduler(
-        num_train_timesteps=1000,
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        clip_sample=False,
-        set_alpha_to_one=True,
-        steps_offset=0,
-        prediction_type="epsilon",
-    )
 
 
 def retained_timesteps(scheduler: DDIMScheduler, steps: int, strength: float) -> torch.Tensor:

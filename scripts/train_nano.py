@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edge_sdk.atomic_files import publish_folder
 from edge_sdk.checkpoint import build_denoiser
 from edge_sdk.config import PRESETS
 from edge_sdk.train.data import LatentTriples, PhotoCrops, encode_triples, list_photos, split_photos
@@ -168,11 +169,7 @@ def latent_triples(run: Path, name: str, photos: list, vae_folder: Path, count: 
 
 def ship_vae(run: Path) -> None:
     """Copy the run's VAE folder into the package: staged next to it, so a failed copy leaves the old one whole."""
-    staged = WEIGHTS / "nano_vae.part"
-    shutil.rmtree(staged, ignore_errors=True)
-    shutil.copytree(run / "nano_vae", staged)
-    shutil.rmtree(WEIGHTS / "nano_vae", ignore_errors=True)
-    staged.replace(WEIGHTS / "nano_vae")
+    publish_folder(lambda staged: shutil.copytree(run / "nano_vae", staged, dirs_exist_ok=True), WEIGHTS / "nano_vae")
     print("shipped into", WEIGHTS, flush=True)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 import edge_sdk
 from edge_sdk.backends.coreml.export import describe_package
-from edge_sdk.bundle.errors import BackendUnavailableError
+from edge_sdk.errors import BackendUnavailableError
 
 from backend_bundles import tiny_bundles
 

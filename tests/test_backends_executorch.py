@@ -6,7 +6,7 @@ import json
 import pytest
 
 import edge_sdk
-from edge_sdk.bundle.errors import BackendUnavailableError
+from edge_sdk.errors import BackendUnavailableError
 from edge_sdk.samples import sample_pairs
 
 from backend_bundles import STEPS, psnr, tiny_bundles

@@ -1,6 +1,7 @@
 """ONNX Runtime bundles: fp32 matches the reference pipeline; int8 is static QDQ (symmetric, zero point 0)
 on the recipe's layers only, and drifts no more than the calibration predicted."""
 import json
+import shutil
 
 import numpy as np
 import onnx
@@ -20,7 +21,7 @@ def bundles():
 
 
 def test_fp32_bundle_matches_the_reference_pipeline(bundles):
-    folder = bundles.bundle("onnx", "fp32")
+    folder = bundles.bundle("onnxruntime", "fp32")
     bundle = edge_sdk.load(folder)
     image, mask = sample_pairs()[0]
     assert psnr(bundle.inpaint(image, mask, seed=0), bundles.pipe(image, mask, steps=STEPS, seed=0, progress=False)) >= 60
@@ -32,8 +33,22 @@ def test_fp32_bundle_matches_the_reference_pipeline(bundles):
     assert "GroupNormalization" in {n.op_type for n in step.graph.node}  # opset 21 keeps GroupNorm whole
 
 
+def test_onnx_is_the_former_name_of_onnxruntime(bundles, tmp_path):
+    """Bundles and command lines written with "onnx" keep working; new bundles say "onnxruntime"."""
+    from edge_sdk.cli import build_parser
+
+    current = bundles.bundle("onnxruntime", "fp32")
+    manifest = json.loads((current / "manifest.json").read_text())
+    assert manifest["backend"] == "onnxruntime"
+    old = shutil.copytree(current, tmp_path / "old-bundle")
+    (old / "manifest.json").write_text(json.dumps(dict(manifest, backend="onnx")))
+    image, mask = sample_pairs()[0]
+    assert np.array_equal(np.asarray(edge_sdk.load(old).inpaint(image, mask, seed=0)), np.asarray(edge_sdk.load(current).inpaint(image, mask, seed=0)))
+    assert build_parser().parse_args(["export", "--backend", "onnx", "-o", str(tmp_path / "b")]).backend == "onnxruntime"
+
+
 def test_int8_step_is_symmetric_qdq_on_the_recipe_layers(bundles):
-    folder = bundles.bundle("onnx", "int8")
+    folder = bundles.bundle("onnxruntime", "int8")
     manifest = json.loads((folder / "manifest.json").read_text())
     assert {g: manifest["graphs"][g]["precision"] for g in ("encode", "step", "decode")} == {"encode": "fp32", "step": "int8", "decode": "fp32"}
     model = onnx.load(str(folder / "step.onnx"))
@@ -86,6 +101,6 @@ def test_int8_step_is_symmetric_qdq_on_the_recipe_layers(bundles):
 
 
 def test_int8_bundle_drifts_as_the_calibration_predicted(bundles):
-    folder = bundles.bundle("onnx", "int8")
+    folder = bundles.bundle("onnxruntime", "int8")
     predicted, measured = predicted_and_measured_drift(bundles, edge_sdk.load(folder))
     assert measured >= predicted - 1.0, (measured, predicted)

@@ -11,7 +11,7 @@ import torch
 from onnx import numpy_helper
 
 import edge_sdk
-from edge_sdk.bundle.errors import BackendUnavailableError
+from edge_sdk.errors import BackendUnavailableError
 
 from backend_bundles import tiny_bundles
 from conftest import relative_error

@@ -261,8 +261,8 @@ def test_model_notice_is_a_warning_once_per_process(tiny_pipe, monkeypatch):
 
 def test_outputs_and_bundle_folders_follow_the_umask(tmp_path):
     from edge_sdk.bundle.files import publishing_directory
-    from edge_sdk.calibration.files import publish_folder, write_text_atomic
-    from edge_sdk.calibration.masks import save_mask
+    from edge_sdk.atomic_files import publish_folder, write_text_atomic
+    from edge_sdk.mask_generator import save_mask
     from edge_sdk.output_files import save_image_atomic
 
     previous = os.umask(0o022)

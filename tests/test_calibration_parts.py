@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from edge_sdk.calibration import metrics
+from edge_sdk import image_metrics as metrics
 from edge_sdk.calibration.errors import RecipeError
 from edge_sdk.calibration.observers import PercentileObserver, observer_class
 from edge_sdk.calibration.policy import Exclusion

@@ -130,7 +130,7 @@ def _write_tiny_vae(folder):
 def test_the_model_decides_the_strength_a_run_without_one_uses():
     from argparse import Namespace
 
-    from edge_sdk.cli import model_strength
+    from edge_sdk.cli_shared import model_strength
     from edge_sdk.presets import MODEL_PRESETS
 
     assert model_strength(Namespace(model="nano", checkpoint=None)) == MODEL_PRESETS["nano"].strength < 1

@@ -7,7 +7,7 @@ from edge_sdk.deploy.report import describe_model, format_model_report
 from edge_sdk.deploy.schedule import ddim_schedule
 from edge_sdk.deploy.step import build_step
 
-# Spec §6 and §7 (counted on the official code): parameters, and GFLOP of one batch-1 forward.
+# Counted on the official code (docs/architecture.md, "The model", size): parameters, and GFLOP of one batch-1 forward.
 OFFICIAL_PARAMETERS_0_2B = 226_041_531
 OFFICIAL_GFLOP_PER_FORWARD_0_2B = 315.98
 
@@ -40,10 +40,10 @@ def test_moebius_0_2b_report_matches_the_spec_and_saves_parameters():
     # layer's 15×15 filters once per value channel (+31M), which buys the int8 step its speed. Bounded here.
     assert report["denoiser_parameters"] < after["stored_elements"] < 1.15 * report["denoiser_parameters"]
     # A CFG step is two forwards; ours is ~1% below the spec's count because the Interactive-λ
-    # position term is contracted in its cheaper order (§10.5) even before optimisation.
+    # position term is contracted in its cheaper order (docs/architecture.md, Interactive-λ) even before optimisation.
     assert before["flops"] / 1e9 == pytest.approx(2 * OFFICIAL_GFLOP_PER_FORWARD_0_2B, rel=0.02)
     assert after["flops"] < before["flops"]
-    assert report["vae"]["parameters"] == 83_653_863  # PixelHacker's VAE (§8)
+    assert report["vae"]["parameters"] == 83_653_863  # PixelHacker's VAE (docs/architecture.md, "The pipeline")
     assert "moebius-0.2b" in format_model_report(report)
 
 

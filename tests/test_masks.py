@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edge_sdk.calibration import masks
+from edge_sdk import mask_generator as masks
 
 SIZES = [(512, 512), (384, 256)]
 

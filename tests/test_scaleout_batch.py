@@ -179,7 +179,7 @@ def test_calibrate_workers_without_ray_address_exits_2(tmp_path, capsys):
 
 
 def test_an_address_nobody_listens_on_fails_in_seconds():
-    from edge_sdk.scaleout.ray_runtime import RayUnavailableError, _probe
+    from edge_sdk.ray_runtime import RayUnavailableError, _probe
 
     with pytest.raises(RayUnavailableError, match="cannot reach the Ray cluster at 127.0.0.1:1"):
         _probe("127.0.0.1:1")

@@ -17,9 +17,8 @@ from pathlib import Path
 import torch
 
 from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
-from edge_sdk.bundle.manifest import io_names
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES, io_names
 
-GRAPH_NAMES = ("encode", "step", "decode")
 SUFFIX = ".mlpackage"
 
 

@@ -10,14 +10,13 @@ import copy
 
 import torch
 
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.backends.base import require_recipe
 
 
 def pt2e_step_program(graphs, recipe, example_inputs: tuple, calibration=None):
     from edge_sdk.calibration.pt2e import quantize_step_graph
 
-    if recipe is None:
-        raise ExportError("int8 export needs a calibration recipe: pass --recipe recipe.json or --calibrate")
+    require_recipe(recipe)
     step = copy.deepcopy(graphs.step).eval()
     converted = quantize_step_graph(step, recipe, calibration, example_inputs=example_inputs)
     with torch.no_grad():

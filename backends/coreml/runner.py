@@ -7,7 +7,8 @@ import numpy as np
 import torch
 
 from edge_sdk.backends.base import Runner
-from edge_sdk.bundle.errors import BackendUnavailableError
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES
+from edge_sdk.errors import BackendUnavailableError
 
 
 class CoreMLRunner(Runner):
@@ -24,7 +25,7 @@ class CoreMLRunner(Runner):
             )
         import coremltools as ct
 
-        self.models = {name: ct.models.MLModel(str(bundle.graph_path(name))) for name in ("encode", "step", "decode")}
+        self.models = {name: ct.models.MLModel(str(bundle.graph_path(name))) for name in GRAPH_NAMES}
         self.inputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["inputs"]] for name in self.models}
         self.outputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["outputs"]] for name in self.models}
 

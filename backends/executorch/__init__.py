@@ -42,9 +42,9 @@ class ExecuTorchBackend(Backend):
         return versions
 
     def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration=None, progress=quiet):
-        from edge_sdk.backends.executorch.export import check_precision, export_graphs
+        from edge_sdk.backends.executorch.export import export_graphs
 
-        check_precision(self.delegate, precision, self.precisions)
+        self.check_precision(precision)
         return export_graphs(
             graphs,
             precision,
@@ -58,7 +58,7 @@ class ExecuTorchBackend(Backend):
 
     def open(self, bundle):
         from edge_sdk.backends.executorch.runner import ExecuTorchRunner
-        from edge_sdk.bundle.errors import BackendUnavailableError
+        from edge_sdk.errors import BackendUnavailableError
 
         ok, why = self.runtime_available()
         if not ok:

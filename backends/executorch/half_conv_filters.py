@@ -2,9 +2,9 @@
 
 ExecuTorch 1.5.1's XNNPACK serializer writes every convolution filter and bias as fp32 (`force_fp32` in its
 conv2d node visitor); XNNPACK turns them back into fp16 when the program loads. For the fp16 VAE graphs of
-an int8 bundle that doubles their size on disk (0.2B: 330 of the bundle's 547 MB) and adds a conversion to
-every load, while XNNPACK's fp16 convolution takes fp16 filters as they are (the results are bit-identical:
-the filters were fp16 numbers to begin with).
+an int8 bundle, a large share of its bytes (benchmarks/bundle_sizes.py measures them), that doubles their
+size on disk and adds a conversion to every load, while XNNPACK's fp16 convolution takes fp16 filters as
+they are (the results are bit-identical: the filters were fp16 numbers to begin with).
 
     with half_conv_filters():
         to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from edge_sdk.backends.executorch._passes.position_tables_as_int8 import position_tables_as_int8
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.backends.base import require_recipe
 
 
 def recipe_without(recipe, removed: list[str]):
@@ -25,8 +25,7 @@ def quantized_step_program(step: nn.Module, folded: list[str], recipe, example_i
     """(ExportedProgram of the int8 step graph, summary for the manifest)."""
     from edge_sdk.calibration.pt2e import quantize_step_graph
 
-    if recipe is None:
-        raise ExportError("int8 export needs a calibration recipe: pass --recipe recipe.json or --calibrate")
+    require_recipe(recipe)
     tables = position_tables_as_int8(step)
     applied = recipe_without(recipe, folded)
     converted = quantize_step_graph(step, applied, calibration, example_inputs=example_inputs)

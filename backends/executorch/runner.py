@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from edge_sdk.backends.base import Runner
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 
 
 class ExecuTorchRunner(Runner):
@@ -13,7 +14,7 @@ class ExecuTorchRunner(Runner):
         from executorch.runtime import Runtime
 
         runtime = Runtime.get()
-        self._programs = {name: runtime.load_program(bundle.graph_path(name)) for name in ("encode", "step", "decode")}
+        self._programs = {name: runtime.load_program(bundle.graph_path(name)) for name in GRAPH_NAMES}
         self._methods = {name: program.load_method("forward") for name, program in self._programs.items()}
 
     def run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:

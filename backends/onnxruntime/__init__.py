@@ -10,7 +10,7 @@ from edge_sdk.backends.base import Backend, ProgramCache, importable, package_ve
 
 
 class OnnxRuntimeBackend(Backend):
-    name = "onnx"
+    name = "onnxruntime"  # earlier bundles say "onnx": registry.ALIASES maps it here
     precisions = ("fp32", "int8")
     suffix = ".onnx"
 
@@ -34,7 +34,7 @@ class OnnxRuntimeBackend(Backend):
 
     def open(self, bundle):
         from edge_sdk.backends.onnxruntime.runner import OnnxRuntimeRunner
-        from edge_sdk.bundle.errors import BackendUnavailableError
+        from edge_sdk.errors import BackendUnavailableError
 
         ok, why = self.runtime_available()
         if not ok:

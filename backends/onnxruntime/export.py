@@ -14,9 +14,7 @@ import torch
 
 from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
 from edge_sdk.backends.onnx_files import OPSET, onnx_bytes, write_file
-from edge_sdk.bundle.manifest import io_names
-
-GRAPH_NAMES = ("encode", "step", "decode")
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES, io_names
 
 
 def export_graphs(graphs, precision: str, recipe, out_dir: Path, *, programs: ProgramCache, calibration, progress: Progress) -> ExportResult:

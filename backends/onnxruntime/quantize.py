@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_sdk.backends.base import Progress, quiet
+from edge_sdk.backends.base import Progress, quiet, require_recipe
 from edge_sdk.backends.onnxruntime._passes.float_consumers_read_float import float_consumers_read_float
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.errors import ExportError
 
 QUANTIZABLE_OPS = ("Conv", "Gemm", "MatMul")
 
@@ -66,8 +66,7 @@ def quantize_step_file(path: Path, recipe, progress: Progress = quiet) -> dict:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.calibrate import TensorsData, save_tensors_data
 
-    if recipe is None:
-        raise ExportError("int8 export needs a calibration recipe: pass --recipe recipe.json or --calibrate")
+    require_recipe(recipe)
     model = onnx.load(str(path))
     nodes, ranges = recipe_nodes(model, recipe)
     progress(f"step: {len(nodes)} Conv/Gemm nodes to int8, ranges from the recipe")

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from edge_sdk.backends.base import Runner
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 
 
 def providers() -> list[str]:
@@ -26,7 +27,7 @@ class OnnxRuntimeRunner(Runner):
             options.intra_op_num_threads = threads
         self.sessions = {
             name: ort.InferenceSession(str(bundle.graph_path(name)), sess_options=options, providers=providers())
-            for name in ("encode", "step", "decode")
+            for name in GRAPH_NAMES
         }
 
     def run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:

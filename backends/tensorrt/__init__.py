@@ -28,7 +28,7 @@ class TensorRTBackend(Backend):
 
     def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration=None, progress=quiet):
         from edge_sdk.backends.tensorrt.export import export_graphs
-        from edge_sdk.bundle.export import graph_signatures
+        from edge_sdk.deploy.graph_contract import graph_signatures
 
         return export_graphs(
             graphs, precision, recipe, Path(out_dir), signatures=graph_signatures(graphs),

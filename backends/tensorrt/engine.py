@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.atomic_files import write_atomic
+from edge_sdk.errors import ExportError
 
 
 def build_engine(onnx_path: Path, engine_path: Path, timing_cache_path: Path, input_specs: list[dict]) -> None:
@@ -33,7 +34,5 @@ def build_engine(onnx_path: Path, engine_path: Path, timing_cache_path: Path, in
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ExportError(f"TensorRT could not build an engine for {onnx_path.name}")
-    partial = engine_path.with_name(engine_path.name + ".partial")
-    partial.write_bytes(bytes(serialized))
-    partial.replace(engine_path)
+    write_atomic(engine_path, lambda temporary: temporary.write_bytes(bytes(serialized)))
     timing_cache_path.write_bytes(bytes(config.get_timing_cache().serialize()))

@@ -21,9 +21,8 @@ from pathlib import Path
 from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
 from edge_sdk.backends.graphs import half_step
 from edge_sdk.backends.onnx_files import LEGACY_OPSET, onnx_bytes, write_file
-from edge_sdk.bundle.manifest import io_names
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES, io_names
 
-GRAPH_NAMES = ("encode", "step", "decode")
 OPSET = 18  # dynamo exporter (fp16 graphs)
 TIMING_CACHE = "timing.cache"
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.backends.base import require_recipe
+from edge_sdk.errors import ExportError
 
 
 def int8_layers(recipe) -> dict[str, float]:
@@ -43,8 +44,7 @@ def modelopt_step(step: nn.Module, recipe, example_inputs: tuple, calibration=No
     """(the fake-quantized step graph, summary). `step` is modified in place (pass a copy)."""
     import modelopt.torch.quantization as mtq
 
-    if recipe is None:
-        raise ExportError("int8 export needs a calibration recipe: pass --recipe recipe.json or --calibrate")
+    require_recipe(recipe)
     layers = int8_layers(recipe)
     weight_only = weight_only_layers(recipe)
     modules = dict(step.named_modules())

@@ -1,7 +1,7 @@
 """TensorRT bundles run on NVIDIA GPUs; this SDK does not drive TensorRT engines from Python."""
 from __future__ import annotations
 
-from edge_sdk.bundle.errors import BackendUnavailableError
+from edge_sdk.errors import BackendUnavailableError
 
 
 def open_tensorrt_bundle(bundle):

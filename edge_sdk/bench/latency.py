@@ -9,27 +9,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-import numpy as np
 import torch
-from PIL import Image
 
 from edge_sdk.bench.stats import LatencyStats, time_calls
+from edge_sdk.samples import sample_square
 
 NOISE_SEED = 0
-
-
-def sample_square(index: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Bundled sample `index` resized to size×size: image [1,3,S,S] in [−1,1], mask [1,1,S,S] in {0,1}."""
-    from edge_sdk.imaging import load_image, load_mask
-    from edge_sdk.inpainting import image_to_tensor, mask_to_tensor
-    from edge_sdk.samples import sample_pairs
-
-    image_path, mask_path = sample_pairs()[index]
-    picture = load_image(image_path)
-    hole = load_mask(mask_path, picture.size)
-    square = picture.resize((size, size), Image.BICUBIC)
-    square_hole = np.asarray(Image.fromarray(hole).resize((size, size), Image.NEAREST), dtype=bool)
-    return image_to_tensor(square), mask_to_tensor(square_hole)
 
 
 @dataclasses.dataclass

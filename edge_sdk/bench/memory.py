@@ -74,7 +74,7 @@ def measure_in_child(kind: str, bundle: Path, threads: Optional[int] = None, che
 def _probe(args) -> dict:
     import torch
 
-    from edge_sdk.bench.latency import sample_square
+    from edge_sdk.samples import sample_square
     from edge_sdk.bench.threads import set_threads
 
     set_threads(args.threads)

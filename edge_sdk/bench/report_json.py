@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from edge_sdk.bench.schema import validate
-from edge_sdk.calibration.files import write_text_atomic
+from edge_sdk.atomic_files import write_text_atomic
 
 
 def write_json(result: dict, path: Path) -> Path:

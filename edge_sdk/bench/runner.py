@@ -7,6 +7,7 @@ compares, absolute times only with the host named (bench.json records the CPU an
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 from pathlib import Path
@@ -45,7 +46,7 @@ def _check_settings(steps: int, warmup: int, threads: Optional[int], samples: in
 def _open_bundles(paths: Sequence[Path]):
     """Read every bundle (hashes checked) and check its runtime exists here, before any long measurement."""
     from edge_sdk.backends import get_backend
-    from edge_sdk.bundle.errors import BackendUnavailableError
+    from edge_sdk.errors import BackendUnavailableError
     from edge_sdk.bundle.manifest import read_bundle
 
     if not paths:
@@ -91,7 +92,10 @@ def _measure(graphs, image_size, steps, warmup, samples, bar, what: str):
     return latency, [], estimate, False
 
 
-def _entry(name, backend, precision, graph_precisions, size, load_s, latency, end_to_end, steps_run, memory, threads, quality, vector=None) -> dict:
+def _entry(
+    *, name, backend, precision, graph_precisions, size, load_s, latency, end_to_end, steps_run, memory, threads, quality, vector=None
+) -> dict:
+    """One row of bench.json: a configuration's sizes, latencies, memory and quality (ratios filled in later)."""
     end_to_end_s, measured = end_to_end
     return {
         "name": name,
@@ -119,6 +123,19 @@ def _ratio(numerator, denominator):
     return None if numerator is None or not denominator else round(numerator / denominator, 3)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What every configuration of one bench run is measured with."""
+
+    steps: int
+    warmup: int
+    threads: Optional[int]
+    samples: int
+    measure_memory: bool
+    image_size: int
+    steps_run: int
+
+
 def run_bench(
     bundles: Sequence,
     out_dir,
@@ -137,12 +154,11 @@ def run_bench(
     `out_dir` and returns the bench.json document."""
     from tqdm.auto import tqdm
 
+    from edge_sdk.atomic_files import write_atomic, write_text_atomic
     from edge_sdk.bench.gpu_reference import load_gpu_reference, summarise
     from edge_sdk.bench.report_json import write_json
     from edge_sdk.bench.report_markdown import render
     from edge_sdk.bench.report_plot import draw
-    from edge_sdk.bundle.host import load
-    from edge_sdk.calibration.files import write_atomic, write_text_atomic
     from edge_sdk.samples import sample_pairs
 
     _check_settings(steps, warmup, threads, samples)
@@ -160,70 +176,18 @@ def run_bench(
 
     host = host_info.describe_host()
     set_threads(threads)
-    image_size = int(manifest["image_size"])
-    steps_run = len(manifest["timesteps"])
+    plan = _Plan(steps, warmup, threads, samples, measure_memory, int(manifest["image_size"]), len(manifest["timesteps"]))
     per_config = 1 + calls_per_measurement(steps, warmup) + max(samples, 1) + (1 if measure_memory else 0)
     bar = tqdm(total=per_config * (1 + len(opened)), unit="call", disable=not progress, leave=False)
     torch.manual_seed(0)
     try:
-        bar.set_description(f"{REFERENCE_NAME}: building")
-        start = time.perf_counter()
-        ref_graphs = reference_graphs(manifest, checkpoint, vae)
-        ref_load = time.perf_counter() - start
-        bar.update(1)
-        ref_latency, ref_images, *ref_e2e = _measure(ref_graphs, image_size, steps, warmup, samples, bar, REFERENCE_NAME)
-        ref_memory = {}
-        if measure_memory:
-            bar.set_description(f"{REFERENCE_NAME}: peak memory (child process)")
-            ref_memory = measure_in_child("reference", opened[0].path, threads, checkpoint, vae)
-            bar.update(1)
-        reference = _entry(
-            REFERENCE_NAME, "pytorch", "fp32", {"encode": "fp32", "step": "fp32", "decode": "fp32"}, _model_bytes(ref_graphs),
-            ref_load, ref_latency, ref_e2e, steps_run, ref_memory, {"requested": threads, "runtime": runtime_threads("pytorch")}, None,
-        )
-        del ref_graphs
-
-        entries = []
-        for bundle in opened:
-            name = bundle.path.name
-            bar.set_description(f"{name}: loading")
-            start = time.perf_counter()
-            loaded = load(bundle.path)
-            load_s = time.perf_counter() - start
-            bar.update(1)
-            latency, images, *e2e = _measure(loaded.graphs, image_size, steps, warmup, samples, bar, name)
-            quality = summary(compare(images, ref_images)) if samples else None
-            memory = {}
-            del loaded
-            if measure_memory:
-                bar.set_description(f"{name}: peak memory (child process)")
-                memory = measure_in_child("bundle", bundle.path, threads)
-                bar.update(1)
-            graphs = bundle.manifest["graphs"]
-            entries.append(_entry(
-                name, bundle.backend, bundle.precision, {g: graphs[g].get("precision", bundle.precision) for g in graphs},
-                sum(int(r["bytes"]) for r in bundle.manifest["files"].values()), load_s, latency, e2e, steps_run, memory,
-                {"requested": threads, "runtime": runtime_threads(bundle.backend)}, quality,
-                (bundle.manifest.get("test_vector") or {}).get("measured"),
-            ))
+        reference, ref_images = _reference_entry(manifest, opened[0].path, plan, checkpoint, vae, bar)
+        entries = [_bundle_entry(bundle, plan, ref_images, bar) for bundle in opened]
     finally:
         bar.close()
 
-    for entry in [reference, *entries]:
-        ratios = entry["ratios"]
-        ratios["step_speedup_vs_eager"] = _ratio(reference["step"]["p50_ms"], entry["step"]["p50_ms"])
-        ratios["end_to_end_speedup_vs_eager"] = _ratio(reference["end_to_end_s"], entry["end_to_end_s"])
-        if gpu is not None and gpu["comparable"]:
-            ratios["step_vs_gpu"] = _ratio(entry["step"]["p50_ms"], gpu["step_ms"])
+    _add_ratios(reference, entries, gpu)
     host["load_average_end"] = host_info.load_average()
-    notes = []
-    if host["load_average_start"] and host["logical_cores"] and max(host["load_average_start"][0], (host["load_average_end"] or [0])[0]) > host["logical_cores"]:
-        notes.append(
-            f"the host was busy (load average above its {host['logical_cores']} cores): absolute times are inflated "
-            "and noisy; compare the ratios, which come from the same run"
-        )
-    if gpu is not None and gpu.get("note"):
-        notes.append(gpu["note"])
     result = {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
@@ -234,7 +198,7 @@ def run_bench(
         "model": {
             "name": model_name,
             "random_weights": bool(source.get("random_weights", False)),
-            "image_size": image_size,
+            "image_size": plan.image_size,
             "timesteps": [int(t) for t in manifest["timesteps"]],
             "strength": float(manifest.get("strength", 1.0)),
             "guidance_scale": float(manifest.get("guidance_scale", 2.5)),
@@ -242,9 +206,81 @@ def run_bench(
         "reference": reference,
         "bundles": entries,
         "gpu_reference": gpu,
-        "notes": notes,
+        "notes": _notes(host, gpu),
     }
     write_json(result, out_dir / "bench.json")
     write_text_atomic(out_dir / "bench.md", render(result))
     write_atomic(out_dir / "bench.png", lambda temporary: draw(result, temporary))
     return result
+
+
+def _reference_entry(manifest: dict, first_bundle: Path, plan: _Plan, checkpoint, vae, bar):
+    """(The eager fp32 reference's row, its inpainted samples), built from the bundles' model and schedule."""
+    bar.set_description(f"{REFERENCE_NAME}: building")
+    start = time.perf_counter()
+    ref_graphs = reference_graphs(manifest, checkpoint, vae)
+    ref_load = time.perf_counter() - start
+    bar.update(1)
+    latency, images, *e2e = _measure(ref_graphs, plan.image_size, plan.steps, plan.warmup, plan.samples, bar, REFERENCE_NAME)
+    memory = {}
+    if plan.measure_memory:
+        bar.set_description(f"{REFERENCE_NAME}: peak memory (child process)")
+        memory = measure_in_child("reference", first_bundle, plan.threads, checkpoint, vae)
+        bar.update(1)
+    entry = _entry(
+        name=REFERENCE_NAME, backend="pytorch", precision="fp32",
+        graph_precisions={"encode": "fp32", "step": "fp32", "decode": "fp32"}, size=_model_bytes(ref_graphs),
+        load_s=ref_load, latency=latency, end_to_end=e2e, steps_run=plan.steps_run, memory=memory,
+        threads={"requested": plan.threads, "runtime": runtime_threads("pytorch")}, quality=None,
+    )
+    return entry, images
+
+
+def _bundle_entry(bundle, plan: _Plan, ref_images: list, bar) -> dict:
+    """A bundle's row: loaded through `edge_sdk.load`, measured like the reference, compared with its images."""
+    from edge_sdk.bundle.host import load
+
+    name = bundle.path.name
+    bar.set_description(f"{name}: loading")
+    start = time.perf_counter()
+    loaded = load(bundle.path)
+    load_s = time.perf_counter() - start
+    bar.update(1)
+    latency, images, *e2e = _measure(loaded.graphs, plan.image_size, plan.steps, plan.warmup, plan.samples, bar, name)
+    quality = summary(compare(images, ref_images)) if plan.samples else None
+    memory = {}
+    del loaded
+    if plan.measure_memory:
+        bar.set_description(f"{name}: peak memory (child process)")
+        memory = measure_in_child("bundle", bundle.path, plan.threads)
+        bar.update(1)
+    graphs = bundle.manifest["graphs"]
+    return _entry(
+        name=name, backend=bundle.backend, precision=bundle.precision,
+        graph_precisions={g: graphs[g].get("precision", bundle.precision) for g in graphs},
+        size=sum(int(r["bytes"]) for r in bundle.manifest["files"].values()), load_s=load_s, latency=latency,
+        end_to_end=e2e, steps_run=plan.steps_run, memory=memory,
+        threads={"requested": plan.threads, "runtime": runtime_threads(bundle.backend)}, quality=quality,
+        vector=(bundle.manifest.get("test_vector") or {}).get("measured"),
+    )
+
+
+def _add_ratios(reference: dict, entries: list[dict], gpu: Optional[dict]) -> None:
+    for entry in [reference, *entries]:
+        ratios = entry["ratios"]
+        ratios["step_speedup_vs_eager"] = _ratio(reference["step"]["p50_ms"], entry["step"]["p50_ms"])
+        ratios["end_to_end_speedup_vs_eager"] = _ratio(reference["end_to_end_s"], entry["end_to_end_s"])
+        if gpu is not None and gpu["comparable"]:
+            ratios["step_vs_gpu"] = _ratio(entry["step"]["p50_ms"], gpu["step_ms"])
+
+
+def _notes(host: dict, gpu: Optional[dict]) -> list[str]:
+    notes = []
+    if host["load_average_start"] and host["logical_cores"] and max(host["load_average_start"][0], (host["load_average_end"] or [0])[0]) > host["logical_cores"]:
+        notes.append(
+            f"the host was busy (load average above its {host['logical_cores']} cores): absolute times are inflated "
+            "and noisy; compare the ratios, which come from the same run"
+        )
+    if gpu is not None and gpu.get("note"):
+        notes.append(gpu["note"])
+    return notes

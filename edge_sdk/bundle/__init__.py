@@ -5,7 +5,7 @@
 
 Export with `export_bundle(graphs, backend, precision, out_dir, recipe=...)`; check with `verify_bundle`.
 """
-from edge_sdk.bundle.errors import BackendUnavailableError, BundleError, ExportError
+from edge_sdk.errors import BackendUnavailableError, BundleError, ExportError
 
 __all__ = ["BundleError", "BackendUnavailableError", "ExportError", "export_bundle", "load", "read_bundle", "verify_bundle"]
 

@@ -3,19 +3,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge_sdk.cli import add_threads_argument, use_threads
+from edge_sdk.cli_shared import add_threads_argument, use_threads
 from edge_sdk.errors import EdgeSDKError
 
 PRECISIONS = ("fp32", "fp16", "w8", "int8")
 
 
 def add_export_command(commands, add_model_arguments) -> None:
-    from edge_sdk.backends.registry import backend_names
-    from edge_sdk.cli import STRENGTH_HELP
+    from edge_sdk.backends.registry import backend_names, canonical_name
+    from edge_sdk.cli_shared import STRENGTH_HELP
 
     p = commands.add_parser("export", help="export the model as a bundle for one backend (ExecuTorch, Core ML, TensorRT, ONNX Runtime)")
     add_model_arguments(p)
-    p.add_argument("--backend", required=True, choices=backend_names())
+    # `type` runs before the choices are checked: a former name (onnx) is accepted as the backend it became.
+    p.add_argument("--backend", required=True, type=canonical_name, choices=backend_names())
     p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp32 (default), fp16, w8 (int8 weights) or int8")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--recipe", type=Path, help="int8 calibration recipe (JSON from `moebius-edge calibrate`)")
@@ -82,37 +83,31 @@ def export_log_path(output: Path) -> Path:
 
 def _check_export_arguments(args) -> None:
     from edge_sdk.backends import get_backend
-    from edge_sdk.bundle.errors import BackendUnavailableError, ExportError
-    from edge_sdk.cli import _check_model_files, _check_sampling_arguments
+    from edge_sdk.cli_shared import check_model_files, check_sampling_arguments
     from edge_sdk.output_files import check_writable_folder
 
-    _check_sampling_arguments(args)
-    backend = get_backend(args.backend)
-    ok, why = backend.available()
-    if not ok:
-        raise BackendUnavailableError(f"cannot export for {args.backend} here: {why}")
-    if args.precision not in backend.precisions:
-        raise ExportError(f"backend {args.backend} exports precision {', '.join(backend.precisions)}, not {args.precision}")
+    check_sampling_arguments(args)
+    get_backend(args.backend).check_export(args.precision)
     _check_recipe_arguments(args)
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
     if args.output.exists():
         raise EdgeSDKError(f"{args.output} already exists: bundles are written to a new directory")
     check_writable_folder(args.output.parent, str(args.output))
-    _check_model_files(args)
+    check_model_files(args)
 
 
 def cmd_export(args) -> None:
     from edge_sdk.bundle.progress import StageProgress
-    from edge_sdk.cli import _pipeline, _warn
+    from edge_sdk.cli_shared import load_pipeline, print_note
     from edge_sdk.native_output import native_stderr_to
 
     _check_export_arguments(args)
     recipe = _given_recipe(args)  # a bad recipe file fails before the slow part
     use_threads(args)
-    pipe = _pipeline(args)  # a bad checkpoint fails here, before any file is created
+    pipe = load_pipeline(args)  # a bad checkpoint fails here, before any file is created
     if pipe.notice:
-        _warn(pipe.notice)
+        print_note(pipe.notice)
     log = export_log_path(args.output)
     log.unlink(missing_ok=True)
     try:
@@ -131,7 +126,7 @@ def cmd_export(args) -> None:
     print(describe_bundle(bundle.path))
     if log.is_file() and log.stat().st_size:
         lines = len(log.read_text(encoding="utf-8", errors="replace").splitlines())
-        _warn(f"the toolchains' own messages ({lines} lines: warnings, lowering output) are in {log}")
+        print_note(f"the toolchains' own messages ({lines} lines: warnings, lowering output) are in {log}")
     else:
         log.unlink(missing_ok=True)
 
@@ -187,7 +182,7 @@ def cmd_info(args) -> None:
 
 def inpaint_with_bundle(args) -> None:
     from edge_sdk.bundle.host import load
-    from edge_sdk.cli import _warn
+    from edge_sdk.cli_shared import print_note
     from edge_sdk.imaging import load_image, load_mask
     from edge_sdk.output_files import check_output_image, save_image_atomic
     from edge_sdk.sampling_settings import check_seed
@@ -205,7 +200,7 @@ def inpaint_with_bundle(args) -> None:
         if asked != defaults[flag] and asked != value:
             raise EdgeSDKError(f"{flag} {asked} differs from the bundle's baked value {value}: export a bundle with it")
     if bundle.notice:
-        _warn(bundle.notice)
+        print_note(bundle.notice)
     result = bundle.inpaint(args.image, args.mask, seed=args.seed, progress=True)
     save_image_atomic(result, args.output)
     print(f"wrote {args.output}")

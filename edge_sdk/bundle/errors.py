@@ -1,14 +1,8 @@
-"""Errors about bundles and backends: user-facing, one line each (the CLI prints them and exits 2)."""
-from edge_sdk.errors import EdgeSDKError
+"""Former home of the bundle and backend errors, now in `edge_sdk.errors` (below both layers).
 
+Kept only for `backends/executorch/export.py`, which still imports it from here; once that import reads
+`edge_sdk.errors`, delete this module and its entry in tests/test_architecture.py's PENDING_IMPORTS.
+"""
+from edge_sdk.errors import BackendUnavailableError, BundleError, ExportError
 
-class BundleError(EdgeSDKError):
-    """A bundle directory that is missing, incomplete, changed or from an unknown format version."""
-
-
-class BackendUnavailableError(EdgeSDKError):
-    """A backend or runtime that this machine cannot provide (the message says why and what would)."""
-
-
-class ExportError(EdgeSDKError):
-    """An export request that cannot be carried out (unsupported precision, missing recipe, ...)."""
+__all__ = ["BackendUnavailableError", "BundleError", "ExportError"]

@@ -7,47 +7,21 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from edge_sdk.backends.base import ProgramCache, package_version, quiet
-from edge_sdk.bundle.errors import BackendUnavailableError, ExportError
+from edge_sdk.backends.base import ProgramCache, quiet
 from edge_sdk.bundle.files import file_records, listed_files, publishing_directory
 from edge_sdk.bundle.manifest import (
-    CLEAN_LATENTS,
     FORMAT,
     FORMAT_VERSION,
-    GRAPH_NAMES,
-    GRAPH_SIGNATURES,
     Bundle,
     read_bundle,
     utc_now,
     write_manifest,
 )
 from edge_sdk.bundle.test_vector import TEST_VECTOR_FILE, make_test_vector, run_test_vector, save_test_vector, tolerances
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES, graph_signatures
 
 
 RECIPE_FILE = "recipe.json"
-
-
-def _spec(name: str, shape, dtype: str = "float32") -> dict:
-    return {"name": name, "shape": [int(s) for s in shape], "dtype": dtype}
-
-
-def graph_signatures(graphs) -> dict[str, dict]:
-    """Input and output names, shapes and dtypes of the three graphs, as every backend's files take them."""
-    side, latent = graphs.config.image_size, graphs.config.sample_size
-    channels = graphs.encode.latent_channels
-    image, mask = (1, 3, side, side), (1, 1, side, side)
-    latents, latent_mask = (1, channels, latent, latent), (1, 1, latent, latent)
-    encode_outputs = [_spec("masked_latents", latents), _spec("mask_latent", latent_mask)]
-    if not graphs.schedule.starts_from_noise:
-        encode_outputs.append(_spec(CLEAN_LATENTS, latents))
-    return {
-        "encode": {"inputs": [_spec("image", image), _spec("mask", mask)], "outputs": encode_outputs},
-        "step": {
-            "inputs": [_spec("x", latents), _spec("masked_latents", latents), _spec("mask_latent", latent_mask), _spec("step_index", (1,), "int64")],
-            "outputs": [_spec("next_x", latents)],
-        },
-        "decode": {"inputs": [_spec("latents", latents)], "outputs": [_spec("image", image)]},
-    }
 
 
 def export_bundle(
@@ -71,15 +45,10 @@ def export_bundle(
     weights came from (see `manifest.model_description`). With `measure`, a backend whose runtime exists
     here runs the test vector before the bundle is published and the errors go into the manifest.
     """
-    from edge_sdk import __version__
     from edge_sdk.backends import get_backend
 
     chosen = get_backend(backend)
-    ok, why = chosen.available()
-    if not ok:
-        raise BackendUnavailableError(f"cannot export for {backend} here: {why}")
-    if precision not in chosen.precisions:
-        raise ExportError(f"backend {backend} exports precision {', '.join(chosen.precisions)}; {precision!r} is not one of them")
+    chosen.check_export(precision)
     out_dir = Path(out_dir)
     programs = programs or ProgramCache(graphs)
     started = time.perf_counter()
@@ -93,35 +62,7 @@ def export_bundle(
             # The recipe travels with the bundle: which layers are int8, their ranges, and the data it came from.
             (staging / RECIPE_FILE).write_text(json.dumps(recipe.to_dict(), indent=2) + "\n", encoding="utf-8")
             extra.append(RECIPE_FILE)
-        signatures = graph_signatures(graphs)
-        schedule = graphs.schedule.to_dict()
-        model = model or {"name": "custom"}
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "backend": chosen.name,
-            "precision": precision,
-            "model": model.get("name", "custom"),
-            "model_source": model,
-            "image_size": graphs.config.image_size,
-            "latent_size": graphs.config.sample_size,
-            "latent_channels": graphs.encode.latent_channels,
-            "steps": schedule["steps"],
-            "strength": schedule["strength"],
-            "guidance_scale": graphs.guidance_scale,
-            "timesteps": schedule["timesteps"],
-            "schedule": schedule,
-            "graphs": {
-                name: {"file": result.files[name], "precision": result.graph_precisions[name], **signatures[name]}
-                for name in GRAPH_NAMES
-            },
-            "test_vector": {"file": TEST_VECTOR_FILE},
-            "calibration": prediction,
-            "backend_details": result.details,
-            "sdk_version": __version__,
-            "toolchain": chosen.toolchain_versions(),
-            "created": utc_now(),
-        }
+        manifest = _manifest(graphs, chosen, precision, result, model or {"name": "custom"}, prediction)
         measured = None
         if measure and chosen.runtime_available()[0]:
             progress("test vector: running the exported graphs")
@@ -132,12 +73,7 @@ def export_bundle(
             tolerance=tolerances(result.graph_precisions, measured),
             measured=measured,
         )
-        entries = list(result.files.values()) + extra + [TEST_VECTOR_FILE]
-        manifest["files"] = file_records(staging, listed_files(staging, entries))
-        for name in GRAPH_NAMES:
-            record = manifest["files"].get(result.files[name])
-            if record is not None:  # a single-file graph (a directory graph's files are listed one by one)
-                manifest["graphs"][name]["sha256"] = record["sha256"]
+        _add_file_records(manifest, staging, result, list(result.files.values()) + extra + [TEST_VECTOR_FILE])
         manifest["export_seconds"] = {
             **{f"torch_export_{k}": round(v, 2) for k, v in programs.seconds.items()},
             **{k: round(v, 2) for k, v in result.seconds.items()},
@@ -146,3 +82,46 @@ def export_bundle(
         write_manifest(staging, manifest)
     progress(f"wrote {out_dir}")
     return read_bundle(out_dir, verify_files=False)
+
+
+def _manifest(graphs, chosen, precision: str, result, model: dict, prediction: Optional[dict]) -> dict:
+    """manifest.json's document before the test vector's errors and the file records are added."""
+    from edge_sdk import __version__
+
+    signatures = graph_signatures(graphs)
+    schedule = graphs.schedule.to_dict()
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "backend": chosen.name,
+        "precision": precision,
+        "model": model.get("name", "custom"),
+        "model_source": model,
+        "image_size": graphs.config.image_size,
+        "latent_size": graphs.config.sample_size,
+        "latent_channels": graphs.encode.latent_channels,
+        "steps": schedule["steps"],
+        "strength": schedule["strength"],
+        "guidance_scale": graphs.guidance_scale,
+        "timesteps": schedule["timesteps"],
+        "schedule": schedule,
+        "graphs": {
+            name: {"file": result.files[name], "precision": result.graph_precisions[name], **signatures[name]}
+            for name in GRAPH_NAMES
+        },
+        "test_vector": {"file": TEST_VECTOR_FILE},
+        "calibration": prediction,
+        "backend_details": result.details,
+        "sdk_version": __version__,
+        "toolchain": chosen.toolchain_versions(),
+        "created": utc_now(),
+    }
+
+
+def _add_file_records(manifest: dict, staging: Path, result, entries: list[str]) -> None:
+    """Every file's size and sha256, and each single-file graph's sha256 beside its entry."""
+    manifest["files"] = file_records(staging, listed_files(staging, entries))
+    for name in GRAPH_NAMES:
+        record = manifest["files"].get(result.files[name])
+        if record is not None:  # a single-file graph (a directory graph's files are listed one by one)
+            manifest["graphs"][name]["sha256"] = record["sha256"]

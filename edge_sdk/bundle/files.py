@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from edge_sdk.bundle.errors import BundleError
+from edge_sdk.errors import BundleError
 
 CHUNK = 1 << 20
 

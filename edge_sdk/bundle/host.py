@@ -119,7 +119,7 @@ def load(bundle_dir) -> InpaintBundle:
 def open_runner(bundle: Bundle):
     """The backend's runner over the bundle's files; a file its runtime cannot parse is a damaged bundle."""
     from edge_sdk.backends import get_backend
-    from edge_sdk.bundle.errors import BundleError
+    from edge_sdk.errors import BundleError
     from edge_sdk.errors import EdgeSDKError
     from edge_sdk.native_output import quietly
 

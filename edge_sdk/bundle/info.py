@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from edge_sdk.bundle.files import directory_size
-from edge_sdk.bundle.manifest import GRAPH_NAMES, read_bundle
+from edge_sdk.bundle.manifest import read_bundle
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 
 
 def _megabytes(size: int) -> str:

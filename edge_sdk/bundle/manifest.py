@@ -12,35 +12,13 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from edge_sdk.bundle.errors import BundleError
 from edge_sdk.bundle.files import sha256_file
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES
+from edge_sdk.errors import BundleError
 
 FORMAT = "moebius-edge/bundle"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
-GRAPH_NAMES = ("encode", "step", "decode")
-
-# Input and output names of the three graphs, in call order (bindings use them to feed the runtimes).
-GRAPH_SIGNATURES = {
-    "encode": (("image", "mask"), ("masked_latents", "mask_latent")),
-    "step": (("x", "masked_latents", "mask_latent", "step_index"), ("next_x",)),
-    "decode": (("latents",), ("image",)),
-}
-CLEAN_LATENTS = "clean_latents"  # the encode graph's third output when strength < 1
-
-
-def io_names(graphs, name: str) -> tuple[list[str], list[str]]:
-    """Input and output tensor names of graph `name` for these deploy graphs (encode gains clean_latents
-    when strength < 1)."""
-    inputs, outputs = GRAPH_SIGNATURES[name]
-    outputs = list(outputs)
-    if name == "encode" and not graphs.schedule.starts_from_noise:
-        outputs.append(CLEAN_LATENTS)
-    return list(inputs), outputs
-
-
-def tensor_spec(name: str, tensor) -> dict:
-    return {"name": name, "shape": list(tensor.shape), "dtype": str(tensor.dtype).removeprefix("torch.")}
 
 
 def utc_now() -> str:
@@ -128,10 +106,10 @@ def _validate(manifest, where: Path) -> None:
 def _check_backend_files(manifest: dict, where: Path) -> None:
     """The graph files must be in the format of the backend the manifest names (an edited backend field
     would otherwise reach a runtime that cannot parse them)."""
-    from edge_sdk.backends.registry import BACKENDS, get_backend
+    from edge_sdk.backends.registry import BACKENDS, get_backend, is_known
 
     backend = manifest["backend"]
-    if backend not in BACKENDS:
+    if not is_known(backend):
         raise BundleError(f"{where}: unknown backend {backend!r} (this SDK knows {', '.join(BACKENDS)}): the bundle is damaged")
     suffix = get_backend(backend).suffix
     for name in GRAPH_NAMES:

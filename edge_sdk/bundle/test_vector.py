@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
+
+from edge_sdk.samples import sample_square
 
 TEST_VECTOR_FILE = "test_vector.safetensors"
 NOISE_SEED = 0
@@ -26,25 +26,12 @@ def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
     return float((actual - expected).norm() / expected.norm().clamp_min(1e-30))
 
 
-def _sample_square(size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    from edge_sdk.imaging import load_image, load_mask
-    from edge_sdk.inpainting import image_to_tensor, mask_to_tensor
-    from edge_sdk.samples import sample_pairs
-
-    image_path, mask_path = sample_pairs()[0]
-    picture = load_image(image_path)
-    hole = load_mask(mask_path, picture.size)
-    square = picture.resize((size, size), Image.BICUBIC)
-    square_hole = np.asarray(Image.fromarray(hole).resize((size, size), Image.NEAREST), dtype=bool)
-    return image_to_tensor(square), mask_to_tensor(square_hole)
-
-
 @torch.no_grad()
 def make_test_vector(graphs) -> dict[str, torch.Tensor]:
     """{'step.x', 'step.masked_latents', 'step.mask_latent', 'step.step_index', 'step.next_x',
     'decode.latents', 'decode.image'} from the fp32 reference graphs."""
     config = graphs.config
-    image, mask = _sample_square(config.image_size)
+    image, mask = sample_square(0, config.image_size)
     vae_dtype = next(graphs.encode.parameters()).dtype
     masked_latents, mask_latent, *_ = graphs.encode(image.to(vae_dtype), mask.to(vae_dtype))
     masked_latents, mask_latent = masked_latents.float(), mask_latent.float()

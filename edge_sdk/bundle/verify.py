@@ -5,7 +5,7 @@ import dataclasses
 from pathlib import Path
 from typing import Optional
 
-from edge_sdk.bundle.errors import BundleError
+from edge_sdk.errors import BundleError
 from edge_sdk.bundle.host import open_runner
 from edge_sdk.bundle.manifest import read_bundle
 from edge_sdk.bundle.test_vector import load_test_vector, run_test_vector

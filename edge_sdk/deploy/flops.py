@@ -1,6 +1,6 @@
 """FLOPs of a graph, counted by torch's FlopCounterMode (2 per multiply-accumulate; conv/matmul only).
 
-This is the spec's counting (§7): norms, softmax and elementwise ops are not counted. The module runs
+This is the counting of docs/architecture.md ("The model", size): norms, softmax and elementwise ops are not counted. The module runs
 on fake tensors (shapes only), so counting even the 0.2B graphs costs no compute and no memory.
 """
 from __future__ import annotations

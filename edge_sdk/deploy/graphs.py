@@ -19,12 +19,12 @@ from torch import nn
 from edge_sdk.config import MoebiusConfig
 from edge_sdk.deploy.decode import DecodeGraph
 from edge_sdk.deploy.encode import EncodeGraph
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 from edge_sdk.deploy.schedule import DDIMSchedule, ddim_schedule
 from edge_sdk.deploy.step import StepGraph, build_step
 from edge_sdk.model import MoebiusDenoiser
 from edge_sdk.vae import resolve_vae
 
-GRAPH_NAMES = ("encode", "step", "decode")
 EXAMPLE_SEED = 0
 
 

@@ -1,6 +1,6 @@
 """Reduced-precision step graphs: the denoiser in fp16/bf16 with fp32 islands where precision is lost.
 
-What stays fp32 (spec §10.6): the guidance combination and the DDIM update (the step graph always
+What stays fp32 (docs/architecture.md, "The deploy graphs"): the guidance combination and the DDIM update (the step graph always
 does them in fp32), and, with `fp32_lambda`, the λ layers' softmax over positions, their content
 lambdas and the contractions with Q (sums over up to 4,096 positions and 160 channels, no 1/√d).
 Convolutions, norms and the MLPs run in the reduced type; GPU kernels accumulate those in fp32 anyway.

@@ -10,7 +10,8 @@ import dataclasses
 
 import torch
 
-from edge_sdk.sampling import make_scheduler, retained_timesteps
+from edge_sdk.noise_schedule import make_scheduler
+from edge_sdk.sampling import retained_timesteps
 
 
 @dataclasses.dataclass(frozen=True)

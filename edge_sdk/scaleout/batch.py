@@ -44,7 +44,7 @@ class ModelSpec:
             if self.checkpoint or self.vae or self.model:
                 raise EdgeSDKError("--bundle runs the bundle's own model: leave out --model, --checkpoint and --vae")
             from edge_sdk.backends import get_backend
-            from edge_sdk.bundle.errors import BackendUnavailableError
+            from edge_sdk.errors import BackendUnavailableError
             from edge_sdk.bundle.manifest import read_bundle
 
             bundle = read_bundle(Path(self.bundle))
@@ -193,7 +193,7 @@ def _hole_metrics(output, expected, hole, against: str) -> dict:
     import numpy as np
     import torch
 
-    from edge_sdk.calibration.metrics import psnr, ssim_pair
+    from edge_sdk.image_metrics import psnr, ssim_pair
 
     def tensor(picture):
         return torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
@@ -251,7 +251,7 @@ def batch(
     """Inpaint every row of `source` (a folder of NAME + NAME_mask pairs, or a CSV/Parquet manifest) into
     `out_dir`: images under it and `results.parquet`. Rows done by an earlier run into the same folder are
     skipped. Without `ray_address` a local Ray is started; with one ("auto", HOST:PORT) the job joins it."""
-    from edge_sdk.scaleout.ray_runtime import cluster_cpus, ray_session, require_ray
+    from edge_sdk.ray_runtime import cluster_cpus, ray_session, require_ray
 
     require_ray()
     spec = ModelSpec(model, _text(checkpoint), _text(vae), _text(bundle))

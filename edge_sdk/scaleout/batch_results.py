@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from edge_sdk.calibration.files import write_atomic
+from edge_sdk.atomic_files import write_atomic
 
 RESULTS_NAME = "results.parquet"
 STATE_DIR = ".batch-state"

@@ -67,7 +67,7 @@ def run_farm(
 ) -> dict:
     """Benchmark `bundles` on every device in `devices` and write the merged report into `out_dir`."""
     from edge_sdk.bench.runner import BenchError, _check_settings, _open_bundles
-    from edge_sdk.scaleout.ray_runtime import ray_session
+    from edge_sdk.ray_runtime import ray_session
 
     devices = list(dict.fromkeys(d.strip() for d in devices if d.strip()))
     if not devices:
@@ -157,7 +157,7 @@ def _write(document: dict, out_dir: Path) -> None:
     from edge_sdk.bench.report_json import write_json
     from edge_sdk.bench.report_markdown import render
     from edge_sdk.bench.report_plot import draw
-    from edge_sdk.calibration.files import write_atomic, write_text_atomic
+    from edge_sdk.atomic_files import write_atomic, write_text_atomic
 
     write_json(document, out_dir / "bench.json")
     write_text_atomic(out_dir / "bench.md", render(document))

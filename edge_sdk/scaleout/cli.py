@@ -15,7 +15,7 @@ def add_ray_address_option(parser, default: str) -> None:
 
 
 def add_batch_command(commands, add_model_arguments) -> None:
-    from edge_sdk.cli import STRENGTH_HELP
+    from edge_sdk.cli_shared import STRENGTH_HELP
 
     parser = commands.add_parser(
         "batch",

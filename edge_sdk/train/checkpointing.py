@@ -7,6 +7,7 @@ from typing import Optional
 
 import torch
 
+from edge_sdk.atomic_files import write_atomic
 from edge_sdk.errors import CheckpointError
 
 
@@ -18,9 +19,7 @@ def save_training_state(path: Path, modules: dict, optimizer, generator: torch.G
         "generator": generator.get_state(),
         "extra": extra,
     }
-    tmp = path.with_name(path.name + ".part")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    write_atomic(path, lambda temporary: torch.save(state, temporary))
 
 
 def load_training_state(path: Path, modules: dict, optimizer, generator: torch.Generator) -> dict:
@@ -90,7 +89,5 @@ def plot_log(log_path: Path, png_path: Path, columns: list[str]) -> None:
     ax.set_xlabel("step")
     ax.legend()
     fig.tight_layout()
-    tmp = png_path.with_name(png_path.stem + ".part.png")
-    fig.savefig(tmp, dpi=100)
+    write_atomic(png_path, lambda temporary: fig.savefig(temporary, dpi=100, format="png"))
     plt.close(fig)
-    tmp.replace(png_path)

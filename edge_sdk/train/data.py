@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from edge_sdk.atomic_files import write_atomic
 from edge_sdk.errors import EdgeSDKError
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -90,7 +91,7 @@ def random_mask(side: int, rng: np.random.Generator, kinds: Sequence[str] = TRAI
     cut from it: holes as many pixels wide as on the larger image (a model trained on 256 px crops meets
     512 px holes, twice as many latent cells wide, at inference).
     """
-    from edge_sdk.calibration.masks import generate_mask
+    from edge_sdk.mask_generator import generate_mask
 
     kind = kinds[int(rng.integers(len(kinds)))]
     canvas = generate_mask(side * zoom, kind, None, seed=int(rng.integers(2**31))) > 127
@@ -183,10 +184,8 @@ class LatentTriples:
     def save(self, path: Union[str, Path]) -> None:
         from safetensors.torch import save_file
 
-        path = Path(path)
-        tmp = path.with_name(path.name + ".part")
-        save_file({k: v.contiguous() for k, v in self.tensors.items()}, str(tmp), metadata={"hole_fill": self.hole_fill})
-        tmp.replace(path)
+        tensors = {k: v.contiguous() for k, v in self.tensors.items()}
+        write_atomic(path, lambda temporary: save_file(tensors, str(temporary), metadata={"hole_fill": self.hole_fill}))
 
     def __len__(self) -> int:
         return len(self.tensors["latents"])

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import torch
 
+from edge_sdk.atomic_files import write_atomic
+
 
 def export_denoiser(model: torch.nn.Module, path: Path, dtype: torch.dtype = torch.float16) -> Path:
     """Save the state dict in `dtype` (BatchNorm counters stay integer); loads with `load_denoiser(path, config)`."""
@@ -12,7 +14,4 @@ def export_denoiser(model: torch.nn.Module, path: Path, dtype: torch.dtype = tor
 
     state = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
-    save_file(state, str(tmp))
-    tmp.replace(path)
-    return path
+    return write_atomic(path, lambda temporary: save_file(state, str(temporary)))

@@ -6,7 +6,6 @@ is measured on the training crops, so latents fed to the denoiser have unit stan
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Optional
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from diffusers import AutoencoderKL
 from tqdm.auto import tqdm
 
+from edge_sdk.atomic_files import publish_folder
 from edge_sdk.train.checkpointing import CsvLog, load_training_state, save_training_state
 from edge_sdk.train.data import PhotoCrops
 from edge_sdk.vae import PIXELHACKER_VAE_CONFIG
@@ -169,19 +169,7 @@ def export_vae_folder(state_path: Path, folder: Path, crops: PhotoCrops, scaling
     vae.eval()
     factor = scaling_factor if scaling_factor is not None else measure_scaling_factor(vae, crops)
     vae.register_to_config(scaling_factor=round(factor, 5))
-    tmp = folder.with_name(folder.name + ".part")
-    if tmp.exists():
-        import shutil
-
-        shutil.rmtree(tmp)
-    vae.to(torch.float16).save_pretrained(str(tmp), safe_serialization=True)
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    tmp.replace(folder)
+    vae.to(torch.float16)
+    publish_folder(lambda staging: vae.save_pretrained(str(staging), safe_serialization=True), folder)
     return vae.float()
 
-
-def read_scaling_factor(folder: Path) -> float:
-    return float(json.loads((folder / "config.json").read_text())["scaling_factor"])

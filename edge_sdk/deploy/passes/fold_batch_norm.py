@@ -1,4 +1,4 @@
-"""Fold every eval-mode BatchNorm into the conv or linear layer that feeds it (§10.4 of the spec).
+"""Fold every eval-mode BatchNorm into the conv or linear layer that feeds it (docs/architecture.md).
 
 BN(y) = (y − μ)·γ/√(σ²+ε) + β is affine per output channel, so W' = W·s and b' = (b − μ)·s + β with
 s = γ/√(σ²+ε). The fold is done in float64 and cast back, and the BatchNorm slot becomes an

@@ -1,4 +1,4 @@
-"""Constant-fold Interactive-λ's context: the 10 category tokens are fixed per CFG branch (§10.5).
+"""Constant-fold Interactive-λ's context: the 10 category tokens are fixed per CFG branch (docs/architecture.md).
 
 The context is `encoder_hid_proj(embedding(ids))` for fixed ids, so per batch row the softmaxed keys
 K [dk, 10], the BatchNorm1d-normalised values V [dv, 10] and the content lambda λᶜ = K·Vᵀ [dk, dv] are

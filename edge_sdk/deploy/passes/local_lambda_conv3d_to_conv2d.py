@@ -1,4 +1,4 @@
-"""Rewrite Local-λ's position `Conv3d(1, dk, (1, r, r))` as a `Conv2d(1, dk, r)` (§10.3, option A).
+"""Rewrite Local-λ's position `Conv3d(1, dk, (1, r, r))` as a `Conv2d(1, dk, r)` (docs/architecture.md).
 
 The Conv3d sees V as [B, 1, dv, H, W] with a depth-1 kernel: every one of the dv value maps goes
 through the same dk r×r filters. That is one Conv2d over B·dv single-channel maps with the kernel's

@@ -183,8 +183,8 @@ class DistributedRecorder:
     def __call__(self, graphs, images, settings, model_hash, cache_dir, graph) -> tuple[dataset.CalibrationSet, bool]:
         from pathlib import Path
 
-        from edge_sdk.calibration.files import publish_folder
-        from edge_sdk.scaleout.ray_runtime import cluster_cpus, ray_session
+        from edge_sdk.atomic_files import publish_folder
+        from edge_sdk.ray_runtime import cluster_cpus, ray_session
 
         key = dataset.data_hash(model_hash, graphs.config, images, settings, graphs.timesteps)
         cached = dataset.cached_set(cache_dir, key)

@@ -13,18 +13,30 @@ PathLike = Union[str, os.PathLike]
 
 
 def write_atomic(path: PathLike, write: Callable[[Path], None]) -> Path:
-    """Call `write(temporary_path)` next to `path`, then rename it over `path`."""
+    """Call `write(temporary_path)` next to `path`, then rename it over `path`.
+
+    The temporary name ends in `.part`: a writer that infers the format from the suffix needs it spelled out.
+    """
     path = Path(path)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(handle)
     try:
         write(Path(temporary))
+        _flush_to_disk(temporary)  # the rename must not reach the disk before the bytes do
         os.chmod(temporary, user_mode("file"))  # mkstemp makes 0600: an output is shared like any other file
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _flush_to_disk(path: str) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def write_text_atomic(path: PathLike, text: str) -> Path:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Callable, Iterable, Sequence, Union
 import numpy as np
 from PIL import Image, ImageDraw
 
-from edge_sdk.output_files import user_mode
+from edge_sdk.atomic_files import write_atomic
 
 MASK_KINDS = ("thin", "medium", "thick", "box", "blob")
 HOLE_RATIO_BINS = ((0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5))
@@ -189,24 +188,12 @@ def save_mask(mask: np.ndarray, path: str | os.PathLike) -> Path:
     path = Path(path)
     image = mask_to_image(mask)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            image.save(handle, format="PNG")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(handle.name, user_mode("file"))  # NamedTemporaryFile makes 0600
-        os.replace(handle.name, path)
-    except BaseException:
-        # Leave no stray temporary file behind, whatever went wrong.
-        try:
-            os.unlink(handle.name)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as stream:
+            image.save(stream, format="PNG")
+
+    return write_atomic(path, write)
 
 
 def save_masks(specs: Iterable[MaskSpec], out_dir: str | os.PathLike) -> list[Path]:
