@@ -57,7 +57,7 @@ def test_batch_on_two_nodes_matches_single_process(cluster, tmp_path):
 def test_distributed_calibration_gives_the_single_process_recipe(cluster, tmp_path):
     """minmax ranges merge exactly (min of minima, max of maxima), so `calibrate --ray-address` on two nodes
     writes the single-process recipe bit for bit: the int8 layer set, every scale and zero point, the data
-    hash. (mse and percentile merge histograms on a shared grid: edge_sdk/scaleout/calibration.py and
+    hash. (mse and percentile merge histograms on a shared grid: calibration/ray_recording.py and
     benchmarks/results/scaleout_nano.md give the measured difference.)"""
     from edge_sdk.calibration.calibrate import CalibrationOptions, calibrate
     from edge_sdk.calibration.recipe import load_recipe

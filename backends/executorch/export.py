@@ -21,9 +21,8 @@ from edge_sdk.backends.executorch._passes import make_delegable
 from edge_sdk.backends.executorch._passes.fold_time_projections import fold_time_projections
 from edge_sdk.backends.executorch.half_conv_filters import half_conv_filters
 from edge_sdk.backends.executorch.layout_round_trips import without_layout_round_trips
-from edge_sdk.bundle.errors import ExportError
+from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 
-GRAPH_NAMES = ("encode", "step", "decode")
 SUFFIX = ".pte"
 
 
@@ -155,10 +154,3 @@ def export_graphs(
         )
     details["delegation"] = delegation
     return ExportResult(files=files, graph_precisions=graph_precisions, details=details, seconds=seconds)
-
-
-def check_precision(delegate: str, precision: str, precisions: tuple) -> None:
-    if precision not in precisions:
-        raise ExportError(
-            f"the ExecuTorch {delegate} export supports precision {' or '.join(precisions)}, not {precision!r}"
-        )
