@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import re
 import sys
 import tempfile
@@ -139,8 +140,11 @@ def main(argv=None) -> int:
     from edge_sdk.bench.threads import set_threads
 
     set_threads(args.threads)
+    load_before = os.getloadavg()
     result = profile(args.bundle, args.runs)
     result["threads"] = args.threads
+    # Absolute times only mean something with the machine's load next to them (the machines are shared).
+    result["load_average_1_5_15"] = {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in os.getloadavg()]}
     execute, delegate = result["execute_ms"], result["delegate_ms"]
     print(f"{args.bundle.name}: step {execute:.1f} ms per run (mean of {args.runs}, first run included); "
           f"inside XNNPACK {delegate:.1f} ms ({100 * delegate / execute:.0f}%), outside (portable/quantized kernels, "
