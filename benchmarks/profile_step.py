@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import re
 import sys
 import tempfile
@@ -34,10 +33,12 @@ def profile(bundle: Path, runs: int) -> dict:
     """{'execute_ms', 'delegate_ms', 'ops': {kind: ms}, 'calls': {kind: n}} per step run (means over `runs`)."""
     from edge_sdk.bundle.manifest import read_bundle
     from edge_sdk.bundle.test_vector import load_test_vector
+    from edge_sdk.deploy.graph_contract import GRAPH_SIGNATURES
 
     opened = read_bundle(bundle)
     vector = load_test_vector(opened.path / opened.manifest["test_vector"]["file"])
-    inputs = [vector[f"step.{k}"].contiguous() for k in ("x", "masked_latents", "mask_latent", "step_index")]
+    step_inputs, _ = GRAPH_SIGNATURES["step"]
+    inputs = [vector[f"step.{name}"].contiguous() for name in step_inputs]
     return profile_program(opened.graph_path("step"), inputs, runs)
 
 
@@ -137,14 +138,15 @@ def main(argv=None) -> int:
     parser.add_argument("--rates", action="store_true", help="int8 GOP/s per kernel kind against the host's int8 peak")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    from edge_sdk.bench.host import load_average
     from edge_sdk.bench.threads import set_threads
 
     set_threads(args.threads)
-    load_before = os.getloadavg()
+    load_before = load_average()
     result = profile(args.bundle, args.runs)
     result["threads"] = args.threads
     # Absolute times only mean something with the machine's load next to them (the machines are shared).
-    result["load_average_1_5_15"] = {"start": [round(x, 2) for x in load_before], "end": [round(x, 2) for x in os.getloadavg()]}
+    result["load_average_1_5_15"] = {"start": load_before, "end": load_average()}
     execute, delegate = result["execute_ms"], result["delegate_ms"]
     print(f"{args.bundle.name}: step {execute:.1f} ms per run (mean of {args.runs}, first run included); "
           f"inside XNNPACK {delegate:.1f} ms ({100 * delegate / execute:.0f}%), outside (portable/quantized kernels, "
