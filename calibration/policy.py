@@ -133,7 +133,7 @@ def _matches(name: str, pattern: str) -> bool:
 
 
 # By class name: the deploy passes' rewritten λ layers live in edge_sdk.deploy, the originals in edge_sdk.model.
-_LOCAL_LAMBDA_TYPES = ("LocalLambda", "LocalLambdaConv2d", "MapLocalLambda")
+_LOCAL_LAMBDA_TYPES = ("LocalLambda", "LocalLambdaConv2d", "MapLocalLambda", "RelativeScoreLocalLambda")
 _LAMBDA_TYPES = _LOCAL_LAMBDA_TYPES + ("InteractiveLambda", "FoldedInteractiveLambda", "MapInteractiveLambda")
 
 

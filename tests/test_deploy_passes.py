@@ -18,14 +18,17 @@ from edge_sdk.deploy.passes import (
     lambda_blocks_on_maps,
     local_lambda_conv3d_to_conv2d,
     optimize_step_denoiser,
+    upsample_as_phase_convolution,
 )
 from edge_sdk.deploy.passes.fold_interactive_lambda_context import FoldedInteractiveLambda
 from edge_sdk.deploy.passes.fold_timestep_embedding import TimestepEmbeddingTable
 from edge_sdk.deploy.passes.lambda_blocks_on_maps import MapInteractiveLambda, MapLocalLambda, MapTransformer
+from edge_sdk.deploy.passes.local_lambda_as_relative_scores import RelativeScoreLocalLambda
 from edge_sdk.deploy.passes.local_lambda_conv3d_to_conv2d import LocalLambdaConv2d
+from edge_sdk.deploy.passes.upsample_as_phase_convolution import PhaseUpsample
 from edge_sdk.deploy.schedule import ddim_schedule
 from edge_sdk.deploy.step_denoiser import StepDenoiser
-from edge_sdk.model import DepthwiseSeparableConv, InteractiveLambda, LocalLambda, Transformer, cfg_input_ids
+from edge_sdk.model import DepthwiseSeparableConv, InteractiveLambda, LocalLambda, Transformer, Upsample, cfg_input_ids
 
 EXACT = 1e-12  # float64
 
@@ -101,7 +104,11 @@ def test_lambda_blocks_on_maps_is_exact(step64):
     rewritten = lambda_blocks_on_maps(copy.deepcopy(folded))
     after = modules_of(rewritten, MapTransformer)
     assert len(after) == len(before) == 15 and not modules_of(rewritten, Transformer)
-    assert len(modules_of(rewritten, MapLocalLambda)) == len(modules_of(rewritten, MapInteractiveLambda)) == 15
+    local_forms = modules_of(rewritten, MapLocalLambda) | modules_of(rewritten, RelativeScoreLocalLambda)
+    assert len(local_forms) == len(modules_of(rewritten, MapInteractiveLambda)) == 15
+    # The 16×16 level's five blocks (the window covers most of the map) take the relative-score form.
+    assert {m.side for m in modules_of(rewritten, RelativeScoreLocalLambda).values()} == {16}
+    assert len(modules_of(rewritten, RelativeScoreLocalLambda)) == 5
     with torch.no_grad():
         for j, (name, original) in enumerate(before.items()):
             channels = original.proj_in.in_channels
@@ -112,6 +119,31 @@ def test_lambda_blocks_on_maps_is_exact(step64):
     local = next(iter(modules_of(rewritten, MapLocalLambda).values()))
     r = local.pos_conv.kernel_size[0]
     assert local.pos_shift.weight.sum() == local.pos_shift.out_channels and local.pos_conv.in_channels == local.pos_conv.groups * r
+
+
+def test_upsample_as_phase_convolution_is_exact(step64):
+    before = modules_of(step64, Upsample)
+    rewritten = upsample_as_phase_convolution(copy.deepcopy(step64))
+    after = modules_of(rewritten, PhaseUpsample)
+    assert len(after) == len(before) == 2 and not modules_of(rewritten, Upsample)
+    with torch.no_grad():
+        for j, (name, original) in enumerate(before.items()):
+            x = random_map(original.conv.in_channels, 16, j)
+            assert rel(after[name](x), original(x)) < EXACT, name
+            # 16 multiply-adds per output pixel and channel pair instead of 36.
+            assert after[name].conv.kernel_size == (2, 2) and after[name].conv.out_channels == 4 * original.conv.out_channels
+
+
+def test_vae_decoder_upsamplers_run_as_phase_convolutions():
+    from edge_sdk.deploy.decode import DecodeGraph
+    from edge_sdk.pipeline import InpaintPipeline
+
+    vae = InpaintPipeline.from_preset("tiny").vae.double().eval()
+    decoder, reference = DecodeGraph(vae).decoder, vae.decoder
+    assert len(modules_of(decoder, PhaseUpsample)) == len([m for m in reference.modules() if type(m).__name__ == "Upsample2D"]) > 0
+    z = torch.randn(1, reference.conv_in.in_channels, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    with torch.no_grad():
+        assert rel(decoder(z), reference(z)) < EXACT
 
 
 def test_lambda_blocks_on_maps_needs_the_batch_norm_fold(step64):

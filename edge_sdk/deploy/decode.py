@@ -1,17 +1,21 @@
 """The decode graph: final latent [B,4,64,64] (scaled) → image [B,3,512,512] in [0,1]."""
 from __future__ import annotations
 
+import copy
+
 import torch
 from diffusers import AutoencoderKL
 from torch import nn
+
+from edge_sdk.deploy.passes.upsample_as_phase_convolution import upsample_as_phase_convolution
 
 
 class DecodeGraph(nn.Module):
     def __init__(self, vae: AutoencoderKL):
         super().__init__()
-        # The VAE's own decoder modules, exported as they are (shared with `vae`, not copied).
+        # The VAE's own decoder modules; the decoder is a copy whose upsamplers run as phase convolutions (exact).
         self.post_quant_conv = vae.post_quant_conv
-        self.decoder = vae.decoder
+        self.decoder = upsample_as_phase_convolution(copy.deepcopy(vae.decoder))
         self.scaling_factor = float(vae.config.scaling_factor)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:

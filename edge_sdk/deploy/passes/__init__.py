@@ -14,6 +14,7 @@ from edge_sdk.deploy.passes.fold_interactive_lambda_context import fold_interact
 from edge_sdk.deploy.passes.fold_timestep_embedding import fold_timestep_embedding
 from edge_sdk.deploy.passes.lambda_blocks_on_maps import lambda_blocks_on_maps
 from edge_sdk.deploy.passes.local_lambda_conv3d_to_conv2d import local_lambda_conv3d_to_conv2d
+from edge_sdk.deploy.passes.upsample_as_phase_convolution import upsample_as_phase_convolution
 
 # The context fold first lets BatchNorm1d go with to_v; the blocks move to maps last (they need the folds).
 PASSES = (
@@ -22,6 +23,7 @@ PASSES = (
     local_lambda_conv3d_to_conv2d,
     fold_batch_norm,
     lambda_blocks_on_maps,
+    upsample_as_phase_convolution,
 )
 
 
@@ -41,4 +43,5 @@ __all__ = [
     "fold_timestep_embedding",
     "lambda_blocks_on_maps",
     "local_lambda_conv3d_to_conv2d",
+    "upsample_as_phase_convolution",
 ]
