@@ -51,13 +51,14 @@ public final class MoebiusEdge {
     /// MOEBIUS_EDGE_ABI_VERSION of the library actually loaded.
     public static var abiVersion: Int32 { moebius_abi_version() }
 
-    public init(bundle: URL, verifyChecksums: Bool = true) throws {
+    /// `loadInTurn`: hold one graph at a time (MOEBIUS_OPEN_LOAD_IN_TURN): a lower peak, and each inpaint reloads the graphs.
+    public init(bundle: URL, verifyChecksums: Bool = true, loadInTurn: Bool = false) throws {
         guard moebius_abi_version() == MOEBIUS_EDGE_ABI_VERSION else {
             throw MoebiusEdgeError(status: MOEBIUS_ERROR_UNSUPPORTED,
                                    message: "libmoebius_edge has C ABI version \(moebius_abi_version()), this wrapper needs \(MOEBIUS_EDGE_ABI_VERSION)")
         }
         var handle: OpaquePointer?
-        let flags = verifyChecksums ? MOEBIUS_OPEN_DEFAULT : MOEBIUS_OPEN_SKIP_CHECKSUMS
+        let flags = (verifyChecksums ? MOEBIUS_OPEN_DEFAULT : MOEBIUS_OPEN_SKIP_CHECKSUMS) | (loadInTurn ? MOEBIUS_OPEN_LOAD_IN_TURN : 0)
         try MoebiusEdgeError.check(moebius_open(bundle.path, UInt32(flags), &handle))
         let opened = handle!
         var info = moebius_info()
