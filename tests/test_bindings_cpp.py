@@ -238,6 +238,9 @@ def test_c_abi_rejects_null_and_bad_arguments(library):
     assert library.moebius_open(b"/nonexistent", 0, ctypes.byref(engine)) == 2
     assert b"/nonexistent" in library.moebius_last_error()
     assert library.moebius_open(b"/nonexistent", 8, ctypes.byref(engine)) == 1  # unknown flag
+    assert library.moebius_open(b"/nonexistent", 1 << 16, ctypes.byref(engine)) == 1  # above MOEBIUS_OPEN_THREADS' bits
+    # MOEBIUS_OPEN_LOAD_IN_TURN | MOEBIUS_OPEN_THREADS(1) are known flags: the missing folder is what fails
+    assert library.moebius_open(b"/nonexistent", 2 | (1 << 8), ctypes.byref(engine)) == 2
     assert library.moebius_get_info(None, None) == 1
     assert library.moebius_inpaint(None, None, 0, 0, 0, None, 0, None, 0, 0, None, 0) == 1
     assert library.moebius_status_name(6) == b"MOEBIUS_ERROR_IMAGE_SIZE"

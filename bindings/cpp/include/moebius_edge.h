@@ -60,6 +60,9 @@ typedef enum moebius_status {
  * loads the three graphs once more (their loading time is inside encode_ms, the first step and decode_ms).
  * moebius_open still loads each graph once to check it and keeps the encode graph. */
 #define MOEBIUS_OPEN_LOAD_IN_TURN 2u
+/* Bits 8-15: the number of threads of ExecuTorch's thread pool, which XNNPACK runs on (0: leave it as it is; the
+ * runtime starts one per performance core). The pool is process-wide: the setting applies to every engine. */
+#define MOEBIUS_OPEN_THREADS(n) (((uint32_t)(n) & 0xffu) << 8)
 
 typedef struct moebius_engine moebius_engine;
 

@@ -8,6 +8,7 @@
 #include "paste_back.h"
 #include "seeded_noise.h"
 #include "sha256.h"
+#include "thread_count.h"
 
 namespace moebius {
 namespace {
@@ -45,6 +46,10 @@ Status Engine::open(const std::string& bundle_dir, uint32_t flags, std::unique_p
                                                                "…, the manifest says " + entry.sha256.substr(0, 12) + "…");
       }
     }
+  }
+  const uint32_t threads = (flags >> 8) & 0xffu;  // MOEBIUS_OPEN_THREADS(n)
+  if (threads != 0 && !set_runtime_threads(threads)) {
+    return Status::Error(MOEBIUS_ERROR_RUNTIME, "ExecuTorch's thread pool could not be resized to " + std::to_string(threads) + " threads");
   }
   engine->bundle_dir_ = bundle_dir;
   engine->load_in_turn_ = (flags & MOEBIUS_OPEN_LOAD_IN_TURN) != 0;

@@ -194,10 +194,10 @@ int main(int argc, char** argv) {
   float* noise = floats(1001);
   expect(moebius_seeded_noise(seed, noise, 1001) == MOEBIUS_OK && noise[1000] != 0.0f, "seeded noise");
 
-  /* MoebiusEdge(bundle:loadInTurn: true): one graph resident at a time, the same pictures both ways. */
+  /* MoebiusEdge(bundle:loadInTurn: true, threads: 1): one graph resident at a time, the same pictures both ways. */
   Engine in_turn = e;
   in_turn.engine = NULL;
-  if (moebius_open(argv[1], MOEBIUS_OPEN_LOAD_IN_TURN, &in_turn.engine) == MOEBIUS_OK) {
+  if (moebius_open(argv[1], MOEBIUS_OPEN_LOAD_IN_TURN | ((uint32_t)1 << 8), &in_turn.engine) == MOEBIUS_OK) {
     unsigned char *in_turn_one_call = bytes(4 * e.pixels), *in_turn_stepwise = bytes(4 * e.pixels);
     int in_turn_callbacks = 0;
     expect(swift_inpaint(&in_turn, rgba, 4 * e.pixels, mask, e.pixels, seed, NULL, 0, in_turn_one_call) == MOEBIUS_OK, "inpaint, graphs in turn");

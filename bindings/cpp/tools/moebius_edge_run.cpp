@@ -1,4 +1,5 @@
 // moebius_edge_run BUNDLE IMAGE MASK OUT [--bench N] [--json F] [--seed S] [--noise F] [--skip-checksums] [--load-in-turn]
+//                  [--threads T]
 //
 // Inpaints IMAGE (a P6 .ppm at the model's size) where MASK (a P5 .pgm or P6 .ppm, white = hole) is set and
 // writes OUT (.ppm). --bench N reruns the inpaint N more times and reports per-stage timings; --json F writes
@@ -21,13 +22,14 @@ namespace {
 
 const char* kUsage =
     "usage: moebius_edge_run BUNDLE IMAGE MASK OUT [--bench N] [--json FILE] [--seed S] [--noise FILE] [--skip-checksums]\n"
-    "                        [--load-in-turn]\n"
+    "                        [--load-in-turn] [--threads T]\n"
     "  IMAGE  binary PPM (P6) at the model's size; MASK  PGM (P5) or PPM, white (>=128) = fill; OUT  .ppm\n"
     "  --bench N      run N more timed inpaints after the first (warm-up) one and report per-stage medians\n"
     "  --json FILE    write timings and bundle info as JSON\n"
     "  --seed S       seed of the runtime's noise generator (default 0)\n"
     "  --noise FILE   raw little-endian float32 noise [1,C,L,L] instead of the seeded generator\n"
-    "  --load-in-turn hold one graph at a time (MOEBIUS_OPEN_LOAD_IN_TURN): less memory, each inpaint reloads the graphs\n";
+    "  --load-in-turn hold one graph at a time (MOEBIUS_OPEN_LOAD_IN_TURN): less memory, each inpaint reloads the graphs\n"
+    "  --threads T    threads of ExecuTorch's pool, 1 to 255 (MOEBIUS_OPEN_THREADS; default: the runtime's own choice)\n";
 
 int user_error(const std::string& message) {
   std::fprintf(stderr, "moebius_edge_run: error: %s\n", message.c_str());
@@ -81,7 +83,7 @@ struct Run {
 
 int main(int argc, char** argv) {
   std::vector<std::string> positional;
-  long long bench = 0, seed = 0;
+  long long bench = 0, seed = 0, threads = 0;
   std::string json_path, noise_path;
   uint32_t flags = MOEBIUS_OPEN_DEFAULT;
   for (int i = 1; i < argc; ++i) {
@@ -110,6 +112,10 @@ int main(int argc, char** argv) {
       noise_path = v;
     } else if (arg == "--skip-checksums") {
       flags |= MOEBIUS_OPEN_SKIP_CHECKSUMS;
+    } else if (arg == "--threads") {
+      const char* v = value("--threads");
+      if (!v || !parse_count(v, 1, threads) || threads > 255) return user_error("--threads needs a count from 1 to 255");
+      flags |= MOEBIUS_OPEN_THREADS(threads);
     } else if (arg == "--load-in-turn") {
       flags |= MOEBIUS_OPEN_LOAD_IN_TURN;
     } else if (arg.size() > 1 && arg[0] == '-') {
@@ -215,6 +221,7 @@ int main(int argc, char** argv) {
     json << "  \"warmup_runs\": " << first_timed << ",\n";
     json << "  \"timed_runs\": " << runs.size() - first_timed << ",\n";
     json << "  \"open_ms\": " << runs[0].timings.open_ms << ",\n";
+    json << "  \"threads\": " << threads << ",\n";
     json << "  \"load_in_turn\": " << ((flags & MOEBIUS_OPEN_LOAD_IN_TURN) ? "true" : "false") << ",\n";
     json << "  \"memory_mb\": {\"peak_rss\": " << peak_rss_mb << ", \"before_open\": " << start_rss_mb << ", \"after_open\": " << open_rss_mb
          << "},\n";
