@@ -170,8 +170,8 @@ def run_bench(
     _check_settings(steps, warmup, threads, samples)
     samples = min(samples, len(sample_pairs()))
     gpu_document = load_gpu_reference(Path(gpu_reference)) if gpu_reference is not None else None
-    opened = _open_bundles([Path(b) for b in bundles])
     runner_path, cpp_note = native_runner.find_runner(cpp_runner) if cpp else (None, None)
+    opened = _open_bundles([Path(b) for b in bundles])
     native = [b for b in opened if runner_path is not None and native_runner.runs_natively(b)]
     manifest = opened[0].manifest
     source = manifest.get("model_source") or {}
