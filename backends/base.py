@@ -6,7 +6,7 @@ and runs such files back:
     backend.available()                       -> (True, "") or (False, "why not")    # can export here
     backend.runtime_available()               -> (bool, reason)                       # can run bundles here
     backend.export(graphs, precision, recipe=None, out_dir=DIR, programs=None, progress=print) -> ExportResult
-    backend.open(bundle)                      -> Runner (encode / step / decode)
+    backend.open(bundle, load_in_turn=False)  -> Runner (encode / step / decode; in turn: one graph in memory at a time)
 
 Bundles (manifest, hashes, test vector, atomic writing) and the host loop live in `edge_sdk.bundle`; a
 backend only writes its graph files into the directory it is given.
@@ -97,8 +97,8 @@ class Backend(abc.ABC):
         ...
 
     @abc.abstractmethod
-    def open(self, bundle) -> Runner:
-        ...
+    def open(self, bundle, *, load_in_turn: bool = False) -> Runner:
+        """The runner of `bundle`'s graphs; `load_in_turn` keeps one graph loaded at a time (backends/loaded_graphs.py)."""
 
     def check_export(self, precision: str) -> None:
         """Raise a one-line error unless this machine can export `precision` for this backend."""

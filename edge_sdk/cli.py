@@ -100,6 +100,9 @@ def _add_bench_command(commands) -> None:
     bench.add_argument("--checkpoint", type=Path, help="the weights the bundles came from, when not a preset")
     bench.add_argument("--vae", type=Path, help="the VAE folder that goes with --checkpoint")
     bench.add_argument("--no-memory", dest="memory", action="store_false", help="skip the peak-memory child processes")
+    bench.add_argument("--cpp-runner", type=Path, help="moebius_edge_run for the C++ rows of ExecuTorch bundles "
+                       "(default: build/bindings-cpp/moebius_edge_run where built)")
+    bench.add_argument("--no-cpp", dest="cpp", action="store_false", help="skip the C++ runner's rows")
     bench.add_argument("--out", type=Path, required=True, help="folder for bench.json, bench.md and bench.png")
     bench.add_argument("--ray-address", metavar="ADDRESS", help="device farm: 'auto' or HOST:PORT of a Ray cluster whose "
                        "nodes advertise device:NAME resources (default: measure on this machine)")
@@ -120,7 +123,7 @@ def cmd_bench(args) -> None:
     run_bench(
         args.bundles, args.out, steps=args.steps, warmup=args.warmup, threads=threads, samples=args.samples,
         gpu_reference=args.gpu_reference, checkpoint=args.checkpoint, vae=args.vae, measure_memory=args.memory,
-        progress=sys.stderr.isatty(),
+        progress=sys.stderr.isatty(), cpp=args.cpp, cpp_runner=args.cpp_runner,
     )
     print(f"wrote {', '.join(str(args.out / name) for name in OUTPUTS)}")
 

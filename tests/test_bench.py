@@ -27,18 +27,17 @@ def _exporting_code_digest(roots) -> str:
     return digest.hexdigest()[:12]
 
 
-@pytest.fixture(scope="module")
-def tiny_bundle() -> Path:
-    """A tiny ExecuTorch fp32 bundle with 2 baked steps, cached under build/test-bundles by a digest of the
+def _tiny_bench_bundle(backend: str) -> Path:
+    """A tiny fp32 bundle of `backend` with 2 baked steps, cached under build/test-bundles by a digest of the
     exporting code like the bindings' bundles (an export takes minutes on 2 busy cores; a rerun reuses it)."""
     from backend_bundles import CACHE, SOURCES
 
     from edge_sdk.backends import get_backend
 
-    available, why = get_backend("executorch").runtime_available()
+    available, why = get_backend(backend).runtime_available()
     if not available:
-        pytest.skip(f"no ExecuTorch runtime here: {why}")
-    folder = CACHE / f"bench-executorch-fp32-{_exporting_code_digest(SOURCES)}" / "tiny-executorch-fp32"
+        pytest.skip(f"no {backend} runtime here: {why}")
+    folder = CACHE / f"bench-executorch-fp32-{_exporting_code_digest(SOURCES)}" / f"tiny-{backend}-fp32"
     if (folder / "manifest.json").is_file():
         return folder
     from edge_sdk.bundle.export import export_bundle
@@ -49,21 +48,40 @@ def tiny_bundle() -> Path:
     graphs = DeployGraphs.build(load_denoiser(None, "tiny"), "tiny", steps=2)
     folder.parent.mkdir(parents=True, exist_ok=True)
     model = model_description("tiny", graphs.config, vae="tiny", random_weights=True)
-    export_bundle(graphs, "executorch", "fp32", folder, model=model)  # published atomically
+    export_bundle(graphs, backend, "fp32", folder, model=model)  # published atomically
     return folder
 
 
 @pytest.fixture(scope="module")
-def bench_run(tiny_bundle, tmp_path_factory):
-    """The CLI run (in process): 2 timed steps after 1 warm-up, 1 PSNR sample, with a GPU reference file."""
+def tiny_bundle() -> Path:
+    return _tiny_bench_bundle("executorch")
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx_bundle() -> Path:
+    """The same model for ONNX Runtime: a bundle of another backend is one more row of the same run."""
+    return _tiny_bench_bundle("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def cpp_runner() -> Path:
+    from bindings_cpp_build import BUILD, cmake_build
+
+    return cmake_build(BUILD) / "moebius_edge_run"
+
+
+@pytest.fixture(scope="module")
+def bench_run(tiny_bundle, tiny_onnx_bundle, cpp_runner, tmp_path_factory):
+    """The CLI run (in process): 2 timed steps after 1 warm-up, 1 PSNR sample, with a GPU reference file; the
+    ExecuTorch bundle also through the C++ runner."""
     from edge_sdk.cli import main
 
     work = tmp_path_factory.mktemp("bench-out")
     gpu = work / "gpu.json"
     gpu.write_text(json.dumps(_gpu_document("tiny")))
     out = work / "out"
-    code = main(["bench", str(tiny_bundle), "--steps", "2", "--warmup", "1", "--threads", "1", "--samples", "1",
-                 "--gpu-reference", str(gpu), "--out", str(out)])
+    code = main(["bench", str(tiny_bundle), str(tiny_onnx_bundle), "--steps", "2", "--warmup", "1", "--threads", "1", "--samples", "1",
+                 "--gpu-reference", str(gpu), "--cpp-runner", str(cpp_runner), "--out", str(out)])
     assert code == 0
     return out, json.loads((out / "bench.json").read_text())
 
@@ -87,17 +105,20 @@ def test_bench_json_follows_the_schema_and_the_numbers_hang_together(bench_run, 
     validate(result)
     assert result["schema_version"] == 1
     assert result["model"]["name"] == "tiny" and result["model"]["timesteps"] == json.loads((tiny_bundle / "manifest.json").read_text())["timesteps"]
-    (entry,) = result["bundles"]
+    entry, cpp, onnx = result["bundles"]
     reference = result["reference"]
     assert entry["name"] == "tiny-executorch-fp32" and entry["backend"] == "executorch" and reference["backend"] == "pytorch"
-    for row in (entry, reference):
+    assert [row["runner"] for row in (reference, entry, cpp, onnx)] == ["python", "python", "cpp", "python"]
+    assert cpp["name"] == entry["name"] and onnx["backend"] == "onnxruntime" and onnx["name"] == "tiny-onnxruntime-fp32"
+    for row in (entry, reference, onnx):
         step = row["step"]
         assert step["count"] == 2
         assert 0 < step["min_ms"] <= step["p50_ms"] <= step["p90_ms"]
         assert row["end_to_end_s"] > 0 and row["load_s"] > 0
         # A child process that loaded a model and ran it holds more than the bare interpreter did.
         assert row["peak_rss_mb"] > row["baseline_rss_mb"] > 0
-        assert row["threads"] == {"requested": 1, "runtime": 1}
+        assert row["threads"]["requested"] == 1
+    assert entry["threads"]["runtime"] == reference["threads"]["runtime"] == 1  # ONNX Runtime does not report its own
     manifest = json.loads((tiny_bundle / "manifest.json").read_text())
     assert entry["size_bytes"] == sum(r["bytes"] for r in manifest["files"].values())
     # The ratios are the quotients of the recorded medians.
@@ -113,7 +134,36 @@ def test_bench_json_follows_the_schema_and_the_numbers_hang_together(bench_run, 
     assert quality["samples"][0]["identical"] or quality["psnr_hole_db"] > 35.0
     assert entry["end_to_end_measured"] and reference["end_to_end_measured"]
     assert entry["test_vector_error"]["step"] < 1e-3  # fp32 ExecuTorch vs the fp32 graphs, measured at export
+    assert onnx["quality"]["samples"][0]["identical"] or onnx["quality"]["psnr_hole_db"] > 35.0
     assert result["host"]["cpu"] and result["host"]["logical_cores"] >= 1
+
+
+def test_bench_has_the_cpp_runner_row(bench_run):
+    """moebius_edge_run's own process: every baked step timed once after a warm-up inpaint, its own peak memory, and
+    the first sample inpainted with the Python pipeline's noise, so its PSNR is the Python row's within a grey level."""
+    _, result = bench_run
+    python, cpp = result["bundles"][:2]
+    assert cpp["step"]["count"] == cpp["steps_run"] == 2 and cpp["encode"]["count"] == cpp["decode"]["count"] == 1
+    assert 0 < cpp["step"]["min_ms"] <= cpp["step"]["p50_ms"] and cpp["end_to_end_measured"]
+    total = cpp["encode"]["p50_ms"] + sum([cpp["step"]["p50_ms"]] * 2) + cpp["decode"]["p50_ms"]
+    assert cpp["end_to_end_s"] * 1000 >= 0.9 * total  # the whole call holds its stages
+    assert cpp["peak_rss_mb"] > cpp["baseline_rss_mb"] > 0 and cpp["load_s"] > 0
+    assert cpp["peak_rss_mb"] < python["peak_rss_mb"]  # no Python or torch in the process
+    assert cpp["threads"] == {"requested": 1, "runtime": 1}
+    assert cpp["ratios"]["step_speedup_vs_eager"] > 0
+    (sample,) = cpp["quality"]["samples"]
+    (python_sample,) = python["quality"]["samples"]
+    assert sample["sample"] == python_sample["sample"]
+    if not python_sample["identical"]:
+        assert sample["psnr_hole_db"] == pytest.approx(python_sample["psnr_hole_db"], abs=1.0)
+
+
+def test_bench_without_a_cpp_runner_says_so(monkeypatch, tmp_path):
+    from edge_sdk.bench import native_runner
+
+    monkeypatch.setattr(native_runner, "__file__", str(tmp_path / "edge_sdk" / "bench" / "native_runner.py"))
+    runner, note = native_runner.find_runner(None)
+    assert runner is None and "moebius_edge_run is not built" in note and "--cpp-runner" in note
 
 
 def test_bench_writes_the_table_and_the_plot(bench_run):
@@ -124,7 +174,8 @@ def test_bench_writes_the_table_and_the_plot(bench_run):
     header = next(line for line in markdown.splitlines() if line.startswith("| bundle"))
     assert [c.strip() for c in header.strip("|").split("|")] == list(COLUMNS)
     rows = [line for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| bundle")]
-    assert [r.split("|")[1].strip() for r in rows] == ["pytorch-eager-fp32", "tiny-executorch-fp32"]
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "pytorch-eager-fp32", "tiny-executorch-fp32", "tiny-executorch-fp32 (C++ runner)", "tiny-onnxruntime-fp32"]
     assert result["host"]["cpu"] in markdown
     png = (out / "bench.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
@@ -178,6 +229,7 @@ def test_gpu_reference_of_another_model_gives_no_ratio(tmp_path):
         (["{bundle}", "--steps", "0"], "--steps must be at least 1"),
         (["{bundle}", "--threads", "0"], "--threads must be at least 1"),
         (["{bundle}", "--gpu-reference", "{missing}.json"], "GPU reference not found"),
+        (["{bundle}", "--cpp-runner", "{missing}"], "is not an executable file"),
     ],
 )
 def test_user_mistakes_end_in_one_line_and_exit_2(arguments, message, tmp_path, capsys):

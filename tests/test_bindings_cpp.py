@@ -189,6 +189,42 @@ def test_address_sanitizer_run(asan_build_dir, fp32_bundle, tmp_path):
         assert code == 2 and EXPECTED_ERRORS[name] in stderr, (name, code, stderr[-1500:])
 
 
+# The working buffers of one 512² VAE graph of the tiny model (XNNPACK's activations and operator buffers at image
+# resolution): 150-270 MB measured here. The bounds below fail when weights are held more than twice (the mapped
+# file and XNNPACK's packed copy) or when graphs loaded in turn stay resident.
+WORKING_MB_PER_GRAPH = 320
+
+
+def _runner_memory(build: Path, bundle: Path, work: Path, *flags) -> tuple[dict, np.ndarray]:
+    image, mask = _vector(bundle, "inpaint.image"), _vector(bundle, "inpaint.mask")
+    work.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image[..., :3]).save(work / "image.ppm")
+    Image.fromarray(mask).save(work / "mask.pgm")
+    result = _run(build / "moebius_edge_run", bundle, work / "image.ppm", work / "mask.pgm", work / "out.ppm", "--threads", 1,
+                  "--json", work / "run.json", *flags)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "memory: peak RSS" in result.stdout
+    report = json.loads((work / "run.json").read_text())
+    assert report["load_in_turn"] == ("--load-in-turn" in flags) and report["threads"] == 1
+    return report["memory_mb"], np.asarray(Image.open(work / "out.ppm"))
+
+
+def test_runner_peak_memory_is_bounded_by_the_bundle_and_lower_in_turn(build_dir, int8_bundle, tmp_path):
+    default, picture = _runner_memory(build_dir, int8_bundle, tmp_path / "default")
+    in_turn, in_turn_picture = _runner_memory(build_dir, int8_bundle, tmp_path / "in-turn", "--load-in-turn")
+    print("default", default, "in turn", in_turn)
+    graphs = [path.stat().st_size / 2**20 for path in sorted(int8_bundle.glob("*.pte"))]
+    assert len(graphs) == 3
+    assert 0 < default["before_open"] < default["after_open"] < default["peak_rss"]
+    # All three graphs resident: each one's weights at most twice, plus the two VAE graphs' working buffers.
+    assert default["peak_rss"] <= default["before_open"] + 2 * sum(graphs) + 2 * WORKING_MB_PER_GRAPH
+    # In turn: the largest graph's weights at most twice and one VAE graph's working buffers.
+    assert in_turn["peak_rss"] <= in_turn["before_open"] + 2 * max(graphs) + WORKING_MB_PER_GRAPH
+    assert in_turn["peak_rss"] < default["peak_rss"] - 100
+    assert in_turn["after_open"] < default["after_open"]  # only the encode graph stays after open
+    assert np.array_equal(picture, in_turn_picture)
+
+
 # --- the C ABI directly (no bundle needed) ---------------------------------------------------------------------
 
 
@@ -238,6 +274,9 @@ def test_c_abi_rejects_null_and_bad_arguments(library):
     assert library.moebius_open(b"/nonexistent", 0, ctypes.byref(engine)) == 2
     assert b"/nonexistent" in library.moebius_last_error()
     assert library.moebius_open(b"/nonexistent", 8, ctypes.byref(engine)) == 1  # unknown flag
+    assert library.moebius_open(b"/nonexistent", 1 << 16, ctypes.byref(engine)) == 1  # above MOEBIUS_OPEN_THREADS' bits
+    # MOEBIUS_OPEN_LOAD_IN_TURN | MOEBIUS_OPEN_THREADS(1) are known flags: the missing folder is what fails
+    assert library.moebius_open(b"/nonexistent", 2 | (1 << 8), ctypes.byref(engine)) == 2
     assert library.moebius_get_info(None, None) == 1
     assert library.moebius_inpaint(None, None, 0, 0, 0, None, 0, None, 0, 0, None, 0) == 1
     assert library.moebius_status_name(6) == b"MOEBIUS_ERROR_IMAGE_SIZE"

@@ -28,7 +28,7 @@ class CoreMLBackend(Backend):
 
         return export_graphs(graphs, precision, recipe, Path(out_dir), programs=programs or ProgramCache(graphs), calibration=calibration, progress=progress)
 
-    def open(self, bundle):
+    def open(self, bundle, *, load_in_turn: bool = False):
         from edge_sdk.backends.coreml.runner import CoreMLRunner
 
-        return CoreMLRunner(bundle)
+        return CoreMLRunner(bundle, load_in_turn=load_in_turn)

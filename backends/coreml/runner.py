@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from edge_sdk.backends.base import Runner
+from edge_sdk.backends.loaded_graphs import LoadedGraphs
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 from edge_sdk.errors import BackendUnavailableError
 
@@ -16,7 +17,7 @@ class CoreMLRunner(Runner):
 
     index_dtype = torch.int32  # Core ML programs take no int64 inputs
 
-    def __init__(self, bundle):
+    def __init__(self, bundle, load_in_turn: bool = False):
         if sys.platform != "darwin":
             raise BackendUnavailableError(
                 "Core ML bundles run only on macOS or iOS: coremltools loads and predicts with ML programs on macOS "
@@ -25,9 +26,9 @@ class CoreMLRunner(Runner):
             )
         import coremltools as ct
 
-        self.models = {name: ct.models.MLModel(str(bundle.graph_path(name))) for name in GRAPH_NAMES}
-        self.inputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["inputs"]] for name in self.models}
-        self.outputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["outputs"]] for name in self.models}
+        self.models = LoadedGraphs(lambda name: ct.models.MLModel(str(bundle.graph_path(name))), in_turn=load_in_turn)
+        self.inputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["inputs"]] for name in GRAPH_NAMES}
+        self.outputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["outputs"]] for name in GRAPH_NAMES}
 
     def run(self, name, *tensors):
         feeds = {key: np.ascontiguousarray(t.detach().cpu().numpy()) for key, t in zip(self.inputs[name], tensors)}

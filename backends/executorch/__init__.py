@@ -56,11 +56,11 @@ class ExecuTorchBackend(Backend):
             progress=progress,
         )
 
-    def open(self, bundle):
+    def open(self, bundle, *, load_in_turn: bool = False):
         from edge_sdk.backends.executorch.runner import ExecuTorchRunner
         from edge_sdk.errors import BackendUnavailableError
 
         ok, why = self.runtime_available()
         if not ok:
             raise BackendUnavailableError(f"cannot run this {self.name} bundle here: {why}")
-        return ExecuTorchRunner(bundle)
+        return ExecuTorchRunner(bundle, load_in_turn=load_in_turn)

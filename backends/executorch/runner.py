@@ -4,19 +4,24 @@ from __future__ import annotations
 import torch
 
 from edge_sdk.backends.base import Runner
-from edge_sdk.deploy.graph_contract import GRAPH_NAMES
+from edge_sdk.backends.loaded_graphs import LoadedGraphs
 
 
 class ExecuTorchRunner(Runner):
-    def __init__(self, bundle):
+    def __init__(self, bundle, load_in_turn: bool = False):
         # Registers quantized_decomposed kernels: int8 bundles dequantize their position tables with them.
         import executorch.kernels.quantized  # noqa: F401
         from executorch.runtime import Runtime
 
         runtime = Runtime.get()
-        self._programs = {name: runtime.load_program(bundle.graph_path(name)) for name in GRAPH_NAMES}
-        self._methods = {name: program.load_method("forward") for name, program in self._programs.items()}
+
+        def load(name: str):
+            program = runtime.load_program(bundle.graph_path(name))
+            return program, program.load_method("forward")  # the program is kept with its method
+
+        self._graphs = LoadedGraphs(load, in_turn=load_in_turn)
 
     def run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
+        _, method = self._graphs[name]
         # ExecuTorch reads input memory as contiguous whatever the strides: pass contiguous tensors.
-        return list(self._methods[name].execute([x.contiguous() for x in inputs]))
+        return list(method.execute([x.contiguous() for x in inputs]))

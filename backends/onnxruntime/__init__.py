@@ -32,11 +32,11 @@ class OnnxRuntimeBackend(Backend):
 
         return export_graphs(graphs, precision, recipe, Path(out_dir), programs=programs or ProgramCache(graphs), calibration=calibration, progress=progress)
 
-    def open(self, bundle):
+    def open(self, bundle, *, load_in_turn: bool = False):
         from edge_sdk.backends.onnxruntime.runner import OnnxRuntimeRunner
         from edge_sdk.errors import BackendUnavailableError
 
         ok, why = self.runtime_available()
         if not ok:
             raise BackendUnavailableError(f"cannot run this ONNX bundle here: {why}")
-        return OnnxRuntimeRunner(bundle)
+        return OnnxRuntimeRunner(bundle, load_in_turn=load_in_turn)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from edge_sdk.backends.base import Runner
-from edge_sdk.deploy.graph_contract import GRAPH_NAMES
+from edge_sdk.backends.loaded_graphs import LoadedGraphs
 
 
 def providers() -> list[str]:
@@ -16,7 +16,7 @@ def providers() -> list[str]:
 
 
 class OnnxRuntimeRunner(Runner):
-    def __init__(self, bundle, threads: int | None = None):
+    def __init__(self, bundle, threads: int | None = None, load_in_turn: bool = False):
         import onnxruntime as ort
 
         from edge_sdk.threads import chosen_threads
@@ -25,10 +25,10 @@ class OnnxRuntimeRunner(Runner):
         threads = threads or chosen_threads()  # what the CLI's --threads (or edge_sdk.threads) chose
         if threads:
             options.intra_op_num_threads = threads
-        self.sessions = {
-            name: ort.InferenceSession(str(bundle.graph_path(name)), sess_options=options, providers=providers())
-            for name in GRAPH_NAMES
-        }
+        self.sessions = LoadedGraphs(
+            lambda name: ort.InferenceSession(str(bundle.graph_path(name)), sess_options=options, providers=providers()),
+            in_turn=load_in_turn,
+        )
 
     def run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
         session = self.sessions[name]

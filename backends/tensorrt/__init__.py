@@ -35,7 +35,7 @@ class TensorRTBackend(Backend):
             programs=programs or ProgramCache(graphs), calibration=calibration, progress=progress,
         )
 
-    def open(self, bundle):
+    def open(self, bundle, *, load_in_turn: bool = False):
         from edge_sdk.backends.tensorrt.runner import open_tensorrt_bundle
 
         return open_tensorrt_bundle(bundle)

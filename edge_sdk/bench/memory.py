@@ -4,7 +4,7 @@ A child imports the runtime, records its resident size (the baseline: Python, to
 libraries), loads the bundle, runs encode, a few steps and decode, and reports `ru_maxrss`, its peak
 resident set. Separate processes keep one bundle's memory out of another's number.
 
-    python -m edge_sdk.bench.memory bundle DIR [--steps K] [--threads T]
+    python -m edge_sdk.bench.memory bundle DIR [--steps K] [--threads T] [--load-in-turn]
     python -m edge_sdk.bench.memory reference DIR [--checkpoint F --vae D] [--steps K] [--threads T]
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -54,10 +55,14 @@ def current_rss_mb() -> Optional[float]:
         return None
 
 
-def measure_in_child(kind: str, bundle: Path, threads: Optional[int] = None, checkpoint=None, vae=None, steps: int = PROBE_STEPS) -> dict:
-    """{'peak_rss_mb', 'baseline_rss_mb'} of a fresh process that loads and runs `bundle` (kind 'bundle')
-    or the eager reference of its model (kind 'reference')."""
+def measure_in_child(
+    kind: str, bundle: Path, threads: Optional[int] = None, checkpoint=None, vae=None, steps: int = PROBE_STEPS, load_in_turn: bool = False
+) -> dict:
+    """{'peak_rss_mb', 'baseline_rss_mb', 'seconds'} of a fresh process that loads and runs `bundle` (kind 'bundle';
+    `load_in_turn`: one graph in memory at a time) or the eager reference of its model (kind 'reference')."""
     command = [sys.executable, "-m", "edge_sdk.bench.memory", kind, str(bundle), "--steps", str(steps)]
+    if load_in_turn:
+        command.append("--load-in-turn")
     if threads is not None:
         command += ["--threads", str(threads)]
     if checkpoint is not None:
@@ -86,10 +91,11 @@ def _probe(args) -> dict:
         get_backend(bundle.backend)  # import the runtime before the baseline is taken
         import edge_sdk.bundle.host  # noqa: F401
     baseline = current_rss_mb()
+    start = time.perf_counter()
     if args.kind == "bundle":
         from edge_sdk.bundle.host import load
 
-        graphs = load(args.bundle).graphs
+        graphs = load(args.bundle, load_in_turn=args.load_in_turn).graphs
         size = bundle.image_size
     else:
         from edge_sdk.bench.reference import reference_graphs
@@ -99,13 +105,28 @@ def _probe(args) -> dict:
         graphs = reference_graphs(manifest, args.checkpoint, args.vae)
         size = int(manifest["image_size"])
     image, mask = sample_square(0, size)
+    # Where the memory goes: the resident set after each phase, and the high-water mark so far.
+    phases = {"loaded": _memory_now()}
     with torch.no_grad():
         masked_latents, mask_latent, *_ = graphs.encode(image, mask)
+        phases["encode"] = _memory_now()
         x = torch.zeros(1, masked_latents.shape[1], *masked_latents.shape[-2:])
         for i in range(args.steps):
             x = graphs.step(x, masked_latents.float(), mask_latent.float(), torch.tensor([i % len(graphs.timesteps)]))
+        phases["steps"] = _memory_now()
         graphs.decode(x)
-    return {"peak_rss_mb": round(peak_rss_mb(), 1), "baseline_rss_mb": None if baseline is None else round(baseline, 1)}
+        phases["decode"] = _memory_now()
+    return {
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "baseline_rss_mb": None if baseline is None else round(baseline, 1),
+        "phases_mb": phases,
+        "seconds": round(time.perf_counter() - start, 2),  # load and run: what loading in turn costs shows here
+    }
+
+
+def _memory_now() -> dict:
+    now = current_rss_mb()
+    return {"rss": None if now is None else round(now, 1), "peak": round(peak_rss_mb(), 1)}
 
 
 def main(argv=None) -> int:
@@ -116,6 +137,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int)
     parser.add_argument("--checkpoint", type=Path)
     parser.add_argument("--vae", type=Path)
+    parser.add_argument("--load-in-turn", action="store_true", help="bundles: one graph in memory at a time")
     args = parser.parse_args(argv)
     print(json.dumps(_probe(args)), flush=True)
     return 0

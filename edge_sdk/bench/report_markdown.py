@@ -23,8 +23,9 @@ def _psnr(entry: dict, key: str) -> str:
 
 
 def display_name(entry: dict) -> str:
-    """The row's name, with the device that measured it in a farm run."""
-    return f"{entry['name']} @ {entry['device']}" if entry.get("device") else entry["name"]
+    """The row's name, with the C++ runner's mark and the device that measured it in a farm run."""
+    name = entry["name"] + (" (C++ runner)" if entry.get("runner") == "cpp" else "")
+    return f"{name} @ {entry['device']}" if entry.get("device") else name
 
 
 def failed_row(device: dict) -> str:

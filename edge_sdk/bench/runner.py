@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import torch
 
 from edge_sdk.bench import host as host_info
+from edge_sdk.bench import native_runner
 from edge_sdk.bench.latency import calls_per_measurement, measure_graphs
 from edge_sdk.bench.memory import measure_in_child
 from edge_sdk.bench.quality import compare, inpaint_samples, summary
@@ -93,12 +94,14 @@ def _measure(graphs, image_size, steps, warmup, samples, bar, what: str):
 
 
 def _entry(
-    *, name, backend, precision, graph_precisions, size, load_s, latency, end_to_end, steps_run, memory, threads, quality, vector=None
+    *, name, backend, precision, graph_precisions, size, load_s, latency, end_to_end, steps_run, memory, threads, quality, vector=None,
+    runner="python",
 ) -> dict:
     """One row of bench.json: a configuration's sizes, latencies, memory and quality (ratios filled in later)."""
     end_to_end_s, measured = end_to_end
     return {
         "name": name,
+        "runner": runner,
         "backend": backend,
         "precision": precision,
         "graph_precisions": graph_precisions,
@@ -149,9 +152,12 @@ def run_bench(
     vae=None,
     measure_memory: bool = True,
     progress: bool = True,
+    cpp: bool = True,
+    cpp_runner: Optional[Path] = None,
 ) -> dict:
     """Benchmark `bundles` (folders) against the eager fp32 reference; writes bench.json/.md/.png into
-    `out_dir` and returns the bench.json document."""
+    `out_dir` and returns the bench.json document. With `cpp`, ExecuTorch bundles get a second row from the C++
+    runner (`cpp_runner`, or the one built in build/bindings-cpp; a note says so when there is none)."""
     from tqdm.auto import tqdm
 
     from edge_sdk.atomic_files import write_atomic, write_text_atomic
@@ -164,7 +170,9 @@ def run_bench(
     _check_settings(steps, warmup, threads, samples)
     samples = min(samples, len(sample_pairs()))
     gpu_document = load_gpu_reference(Path(gpu_reference)) if gpu_reference is not None else None
+    runner_path, cpp_note = native_runner.find_runner(cpp_runner) if cpp else (None, None)
     opened = _open_bundles([Path(b) for b in bundles])
+    native = [b for b in opened if runner_path is not None and native_runner.runs_natively(b)]
     manifest = opened[0].manifest
     source = manifest.get("model_source") or {}
     model_name = manifest.get("model", source.get("name", "custom"))
@@ -178,11 +186,17 @@ def run_bench(
     set_threads(threads)
     plan = _Plan(steps, warmup, threads, samples, measure_memory, int(manifest["image_size"]), len(manifest["timesteps"]))
     per_config = 1 + calls_per_measurement(steps, warmup) + max(samples, 1) + (1 if measure_memory else 0)
-    bar = tqdm(total=per_config * (1 + len(opened)), unit="call", disable=not progress, leave=False)
+    total = per_config * (1 + len(opened)) + max(samples, 1) * len(native)
+    bar = tqdm(total=total, unit="call", disable=not progress, leave=False)
     torch.manual_seed(0)
+    notes = [cpp_note] if cpp_note else []
     try:
         reference, ref_images = _reference_entry(manifest, opened[0].path, plan, checkpoint, vae, bar)
-        entries = [_bundle_entry(bundle, plan, ref_images, bar) for bundle in opened]
+        entries = []
+        for bundle in opened:
+            entries.append(_bundle_entry(bundle, plan, ref_images, bar))
+            if bundle in native:
+                entries.append(_cpp_entry(bundle, runner_path, plan, ref_images, bar, notes))
     finally:
         bar.close()
 
@@ -206,7 +220,7 @@ def run_bench(
         "reference": reference,
         "bundles": entries,
         "gpu_reference": gpu,
-        "notes": _notes(host, gpu),
+        "notes": _notes(host, gpu) + notes,
     }
     write_json(result, out_dir / "bench.json")
     write_text_atomic(out_dir / "bench.md", render(result))
@@ -261,6 +275,28 @@ def _bundle_entry(bundle, plan: _Plan, ref_images: list, bar) -> dict:
         size=sum(int(r["bytes"]) for r in bundle.manifest["files"].values()), load_s=load_s, latency=latency,
         end_to_end=e2e, steps_run=plan.steps_run, memory=memory,
         threads={"requested": plan.threads, "runtime": runtime_threads(bundle.backend)}, quality=quality,
+        vector=(bundle.manifest.get("test_vector") or {}).get("measured"),
+    )
+
+
+def _cpp_entry(bundle, runner: Path, plan: _Plan, ref_images: list, bar, notes: list) -> dict:
+    """The C++ runner's row of a bundle: its own process's timings, peak memory and pictures."""
+    name = bundle.path.name
+    bar.set_description(f"{name}: C++ runner")
+    measured = native_runner.measure(runner, bundle, plan.image_size, plan.samples, plan.threads, ref_images, lambda: bar.update(1))
+    report = measured["report"]
+    if measured["note"]:
+        notes.append(f"{name} (C++ runner): {measured['note']}")
+    latency, end_to_end_s = native_runner.latency(report)
+    memory = report["memory_mb"]
+    graphs = bundle.manifest["graphs"]
+    return _entry(
+        name=name, backend=bundle.backend, precision=bundle.precision, runner="cpp",
+        graph_precisions={g: graphs[g].get("precision", bundle.precision) for g in graphs},
+        size=sum(int(r["bytes"]) for r in bundle.manifest["files"].values()), load_s=report["open_ms"] / 1000.0, latency=latency,
+        end_to_end=(end_to_end_s, True), steps_run=plan.steps_run,
+        memory={"peak_rss_mb": round(memory["peak_rss"], 1), "baseline_rss_mb": round(memory["before_open"], 1)},
+        threads={"requested": plan.threads, "runtime": plan.threads}, quality=measured["quality"],
         vector=(bundle.manifest.get("test_vector") or {}).get("measured"),
     )
 

@@ -58,6 +58,7 @@ _entry = {
     ],
     "properties": {
         "name": {"type": "string", "description": "bundle folder name, or 'pytorch-eager-fp32'"},
+        "runner": {"enum": ["python", "cpp"], "description": "what ran it: the Python SDK (edge_sdk.load; the reference: PyTorch), or the C++ runtime's moebius_edge_run (its own process: load_s is its open, peak_rss_mb its own peak, baseline_rss_mb its resident set before open)"},
         "device": {"type": "string", "description": "farm runs only: the device (Ray resource device:NAME) that measured this row; its ratios are against that device's own eager reference"},
         "backend": {"type": "string"},
         "precision": {"type": "string"},

@@ -106,17 +106,20 @@ class InpaintBundle:
         return f"InpaintBundle({str(self.path)!r}, backend={self.bundle.backend!r}, precision={self.bundle.precision!r})"
 
 
-def load(bundle_dir) -> InpaintBundle:
+def load(bundle_dir, *, load_in_turn: bool = False) -> InpaintBundle:
     """Open a bundle directory: every file's hash is checked, then the backend's runtime loads the graphs.
+
+    `load_in_turn=True` keeps one graph in memory at a time (each loaded when its phase starts, the one before
+    freed): a lower peak, and every inpaint loads the three graphs again (edge_sdk/backends/loaded_graphs.py).
 
     Raises BundleError for a missing, changed or unknown bundle and BackendUnavailableError when this
     machine has no runtime for its backend (a Core ML bundle on Linux, say).
     """
     bundle = read_bundle(bundle_dir)
-    return InpaintBundle(bundle, open_runner(bundle))
+    return InpaintBundle(bundle, open_runner(bundle, load_in_turn=load_in_turn))
 
 
-def open_runner(bundle: Bundle):
+def open_runner(bundle: Bundle, load_in_turn: bool = False):
     """The backend's runner over the bundle's files; a file its runtime cannot parse is a damaged bundle."""
     from edge_sdk.backends import get_backend
     from edge_sdk.errors import BundleError
@@ -125,7 +128,7 @@ def open_runner(bundle: Bundle):
 
     backend = get_backend(bundle.backend)
     try:
-        return quietly(backend.open, bundle)  # ExecuTorch's first load probes the CPU and prints what it finds
+        return quietly(backend.open, bundle, load_in_turn=load_in_turn)  # ExecuTorch's first load probes the CPU and prints what it finds
     except EdgeSDKError:
         raise
     except Exception as exc:  # the runtime's own parse error: protobuf, flatbuffer, …

@@ -55,6 +55,14 @@ typedef enum moebius_status {
 /* Skip the SHA-256 check of the graph files (saves ~1 s per GB at open; corruption is then only caught
  * where ExecuTorch's own verification notices it). */
 #define MOEBIUS_OPEN_SKIP_CHECKSUMS 1u
+/* Hold one graph at a time: each of encode, step and decode is loaded when its phase starts and the one before
+ * is freed, so the engine's peak is that of its largest graph instead of all three together. Every inpaint then
+ * loads the three graphs once more (their loading time is inside encode_ms, the first step and decode_ms).
+ * moebius_open still loads each graph once to check it and keeps the encode graph. */
+#define MOEBIUS_OPEN_LOAD_IN_TURN 2u
+/* Bits 8-15: the number of threads of ExecuTorch's thread pool, which XNNPACK runs on (0: leave it as it is; the
+ * runtime starts one per performance core). The pool is process-wide: the setting applies to every engine. */
+#define MOEBIUS_OPEN_THREADS(n) (((uint32_t)(n) & 0xffu) << 8)
 
 typedef struct moebius_engine moebius_engine;
 

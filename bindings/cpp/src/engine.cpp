@@ -8,6 +8,7 @@
 #include "paste_back.h"
 #include "seeded_noise.h"
 #include "sha256.h"
+#include "thread_count.h"
 
 namespace moebius {
 namespace {
@@ -46,15 +47,39 @@ Status Engine::open(const std::string& bundle_dir, uint32_t flags, std::unique_p
       }
     }
   }
-  size_t encode_outputs = manifest.starts_from_noise() ? 2 : 3;
-  status = ExecutorchGraph::load("encode", bundle_dir + "/" + manifest.graphs.at("encode").file, 2, encode_outputs, engine->encode_);
-  if (!status.ok()) return status;
-  status = ExecutorchGraph::load("step", bundle_dir + "/" + manifest.graphs.at("step").file, 4, 1, engine->step_);
-  if (!status.ok()) return status;
-  status = ExecutorchGraph::load("decode", bundle_dir + "/" + manifest.graphs.at("decode").file, 1, 1, engine->decode_);
-  if (!status.ok()) return status;
+  const uint32_t threads = (flags >> 8) & 0xffu;  // MOEBIUS_OPEN_THREADS(n)
+  if (threads != 0 && !set_runtime_threads(threads)) {
+    return Status::Error(MOEBIUS_ERROR_RUNTIME, "ExecuTorch's thread pool could not be resized to " + std::to_string(threads) + " threads");
+  }
+  engine->bundle_dir_ = bundle_dir;
+  engine->load_in_turn_ = (flags & MOEBIUS_OPEN_LOAD_IN_TURN) != 0;
+  // Every graph is loaded once here, so a bundle that cannot run fails at open; in turn, encode (the first used) stays.
+  for (Phase phase : {kDecode, kStep, kEncode}) {
+    status = engine->load_graph(phase);
+    if (!status.ok()) return status;
+  }
   engine->timings_.open_ms = milliseconds_since(start);
   out = std::move(engine);
+  return Status::Ok();
+}
+
+Status Engine::load_graph(Phase phase) {
+  static const char* const kNames[kPhases] = {"encode", "step", "decode"};
+  const size_t inputs[kPhases] = {2, 4, 1};
+  const size_t outputs[kPhases] = {manifest_.starts_from_noise() ? size_t{2} : size_t{3}, 1, 1};
+  if (load_in_turn_) {
+    for (auto& resident : graphs_) resident.reset();  // freed before the next one loads: never two at once
+  }
+  const char* name = kNames[phase];
+  return ExecutorchGraph::load(name, bundle_dir_ + "/" + manifest_.graphs.at(name).file, inputs[phase], outputs[phase], graphs_[phase]);
+}
+
+Status Engine::graph(Phase phase, ExecutorchGraph*& out) {
+  if (!graphs_[phase]) {
+    Status status = load_graph(phase);
+    if (!status.ok()) return status;
+  }
+  out = graphs_[phase].get();
   return Status::Ok();
 }
 
@@ -83,7 +108,9 @@ Status Engine::encode(const float* image, const float* mask, float* masked_laten
     if (clean_latents == nullptr) return Status::Error(MOEBIUS_ERROR_INVALID_ARGUMENT, "strength < 1: encode needs a clean_latents buffer");
     outputs.push_back({HostTensor::Type::Float32, latent_shape(manifest_.latent_channels), nullptr, clean_latents});
   }
-  return encode_->run(inputs, outputs);
+  ExecutorchGraph* encode_graph = nullptr;
+  Status status = graph(kEncode, encode_graph);
+  return status.ok() ? encode_graph->run(inputs, outputs) : status;
 }
 
 Status Engine::step(const float* x, const float* masked_latents, const float* mask_latent, int64_t index, float* next_x) {
@@ -96,12 +123,18 @@ Status Engine::step(const float* x, const float* masked_latents, const float* ma
                                     {HostTensor::Type::Float32, latent_shape(manifest_.latent_channels), masked_latents, nullptr},
                                     {HostTensor::Type::Float32, latent_shape(1), mask_latent, nullptr},
                                     {HostTensor::Type::Int64, {1}, &index_value, nullptr}};
-  return step_->run(inputs, {{HostTensor::Type::Float32, latent_shape(manifest_.latent_channels), nullptr, next_x}});
+  ExecutorchGraph* step_graph = nullptr;
+  Status status = graph(kStep, step_graph);
+  if (!status.ok()) return status;
+  return step_graph->run(inputs, {{HostTensor::Type::Float32, latent_shape(manifest_.latent_channels), nullptr, next_x}});
 }
 
 Status Engine::decode(const float* x, float* image) {
-  return decode_->run({{HostTensor::Type::Float32, latent_shape(manifest_.latent_channels), x, nullptr}},
-                      {{HostTensor::Type::Float32, image_shape(3), nullptr, image}});
+  ExecutorchGraph* decode_graph = nullptr;
+  Status status = graph(kDecode, decode_graph);
+  if (!status.ok()) return status;
+  return decode_graph->run({{HostTensor::Type::Float32, latent_shape(manifest_.latent_channels), x, nullptr}},
+                           {{HostTensor::Type::Float32, image_shape(3), nullptr, image}});
 }
 
 Status Engine::inpaint(const uint8_t* rgba, int width, int height, const uint8_t* mask, const float* noise, size_t noise_count,

@@ -39,8 +39,15 @@ class Engine {
   std::vector<int32_t> image_shape(int channels) const { return {1, channels, manifest_.image_size, manifest_.image_size}; }
   std::vector<int32_t> latent_shape(int channels) const { return {1, channels, manifest_.latent_size, manifest_.latent_size}; }
 
+  enum Phase { kEncode = 0, kStep = 1, kDecode = 2, kPhases = 3 };
+  // The graph of `phase`, loaded now if it is not resident (with MOEBIUS_OPEN_LOAD_IN_TURN, after freeing the others).
+  Status graph(Phase phase, ExecutorchGraph*& out);
+  Status load_graph(Phase phase);
+
   BundleManifest manifest_;
-  std::unique_ptr<ExecutorchGraph> encode_, step_, decode_;
+  std::string bundle_dir_;
+  bool load_in_turn_ = false;
+  std::unique_ptr<ExecutorchGraph> graphs_[kPhases];
   moebius_timings timings_{};
   std::vector<double> step_times_ms_;
 };

@@ -109,7 +109,7 @@ moebius_status moebius_open(const char* bundle_dir, uint32_t flags, moebius_engi
     if (out_engine == nullptr) return missing("out_engine");
     *out_engine = nullptr;
     if (bundle_dir == nullptr) return missing("bundle_dir");
-    if (flags & ~MOEBIUS_OPEN_SKIP_CHECKSUMS) {
+    if (flags & ~(MOEBIUS_OPEN_SKIP_CHECKSUMS | MOEBIUS_OPEN_LOAD_IN_TURN | MOEBIUS_OPEN_THREADS(0xff))) {
       return moebius::Status::Error(MOEBIUS_ERROR_INVALID_ARGUMENT, "unknown flags " + std::to_string(flags));
     }
     std::unique_ptr<moebius::Engine> engine;

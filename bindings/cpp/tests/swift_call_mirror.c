@@ -194,6 +194,23 @@ int main(int argc, char** argv) {
   float* noise = floats(1001);
   expect(moebius_seeded_noise(seed, noise, 1001) == MOEBIUS_OK && noise[1000] != 0.0f, "seeded noise");
 
+  /* MoebiusEdge(bundle:loadInTurn: true, threads: 1): one graph resident at a time, the same pictures both ways. */
+  Engine in_turn = e;
+  in_turn.engine = NULL;
+  if (moebius_open(argv[1], MOEBIUS_OPEN_LOAD_IN_TURN | ((uint32_t)1 << 8), &in_turn.engine) == MOEBIUS_OK) {
+    unsigned char *in_turn_one_call = bytes(4 * e.pixels), *in_turn_stepwise = bytes(4 * e.pixels);
+    int in_turn_callbacks = 0;
+    expect(swift_inpaint(&in_turn, rgba, 4 * e.pixels, mask, e.pixels, seed, NULL, 0, in_turn_one_call) == MOEBIUS_OK, "inpaint, graphs in turn");
+    expect(swift_inpaint_step_by_step(&in_turn, rgba, mask, seed, in_turn_stepwise, &in_turn_callbacks) == MOEBIUS_OK,
+           "inpaint step by step, graphs in turn");
+    expect(memcmp(one_call, in_turn_one_call, 4 * e.pixels) == 0 && memcmp(one_call, in_turn_stepwise, 4 * e.pixels) == 0,
+           "graphs loaded in turn give the same picture");
+    moebius_close(in_turn.engine);
+    free(in_turn_one_call), free(in_turn_stepwise);
+  } else {
+    expect(0, "open with MOEBIUS_OPEN_LOAD_IN_TURN");
+  }
+
   check_short_buffers(&e);
   moebius_close(e.engine);
   free(rgba), free(mask), free(one_call), free(stepwise), free(times), free(noise);

@@ -1,8 +1,10 @@
-// moebius_edge_run BUNDLE IMAGE MASK OUT [--bench N] [--json F] [--seed S] [--noise F] [--skip-checksums]
+// moebius_edge_run BUNDLE IMAGE MASK OUT [--bench N] [--json F] [--seed S] [--noise F] [--skip-checksums] [--load-in-turn]
+//                  [--threads T]
 //
 // Inpaints IMAGE (a P6 .ppm at the model's size) where MASK (a P5 .pgm or P6 .ppm, white = hole) is set and
 // writes OUT (.ppm). --bench N reruns the inpaint N more times and reports per-stage timings; --json F writes
-// them (and the bundle's info) as JSON, for the benchmark runner. Exit codes: 0 ok, 2 bad input, 1 runtime failure.
+// them (and the bundle's info, and the process's peak resident memory) as JSON, for the benchmark runner.
+// Exit codes: 0 ok, 2 bad input, 1 runtime failure.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -13,17 +15,21 @@
 
 #include "moebius_edge.h"
 #include "pnm_image.h"
+#include "process_memory.h"
 #include "raw_files.h"
 
 namespace {
 
 const char* kUsage =
     "usage: moebius_edge_run BUNDLE IMAGE MASK OUT [--bench N] [--json FILE] [--seed S] [--noise FILE] [--skip-checksums]\n"
+    "                        [--load-in-turn] [--threads T]\n"
     "  IMAGE  binary PPM (P6) at the model's size; MASK  PGM (P5) or PPM, white (>=128) = fill; OUT  .ppm\n"
     "  --bench N      run N more timed inpaints after the first (warm-up) one and report per-stage medians\n"
     "  --json FILE    write timings and bundle info as JSON\n"
     "  --seed S       seed of the runtime's noise generator (default 0)\n"
-    "  --noise FILE   raw little-endian float32 noise [1,C,L,L] instead of the seeded generator\n";
+    "  --noise FILE   raw little-endian float32 noise [1,C,L,L] instead of the seeded generator\n"
+    "  --load-in-turn hold one graph at a time (MOEBIUS_OPEN_LOAD_IN_TURN): less memory, each inpaint reloads the graphs\n"
+    "  --threads T    threads of ExecuTorch's pool, 1 to 255 (MOEBIUS_OPEN_THREADS; default: the runtime's own choice)\n";
 
 int user_error(const std::string& message) {
   std::fprintf(stderr, "moebius_edge_run: error: %s\n", message.c_str());
@@ -77,7 +83,7 @@ struct Run {
 
 int main(int argc, char** argv) {
   std::vector<std::string> positional;
-  long long bench = 0, seed = 0;
+  long long bench = 0, seed = 0, threads = 0;
   std::string json_path, noise_path;
   uint32_t flags = MOEBIUS_OPEN_DEFAULT;
   for (int i = 1; i < argc; ++i) {
@@ -106,6 +112,12 @@ int main(int argc, char** argv) {
       noise_path = v;
     } else if (arg == "--skip-checksums") {
       flags |= MOEBIUS_OPEN_SKIP_CHECKSUMS;
+    } else if (arg == "--threads") {
+      const char* v = value("--threads");
+      if (!v || !parse_count(v, 1, threads) || threads > 255) return user_error("--threads needs a count from 1 to 255");
+      flags |= MOEBIUS_OPEN_THREADS(threads);
+    } else if (arg == "--load-in-turn") {
+      flags |= MOEBIUS_OPEN_LOAD_IN_TURN;
     } else if (arg.size() > 1 && arg[0] == '-') {
       return user_error("unknown option " + arg + "\n" + kUsage);
     } else {
@@ -137,8 +149,10 @@ int main(int argc, char** argv) {
   }
 
   moebius_engine* engine = nullptr;
+  const double start_rss_mb = moebius_tools::current_rss_mb();
   moebius_status status = moebius_open(bundle.c_str(), flags, &engine);
   if (status != MOEBIUS_OK) return library_error(status);
+  const double open_rss_mb = moebius_tools::current_rss_mb();
   moebius_info info{};
   info.struct_size = sizeof(info);
   moebius_get_info(engine, &info);
@@ -186,9 +200,12 @@ int main(int argc, char** argv) {
     total.push_back(runs[r].timings.total_ms);
     steps.insert(steps.end(), runs[r].steps_ms.begin(), runs[r].steps_ms.end());
   }
-  std::printf("wrote %s\n%s %s %d steps: open %.1f ms, encode %.1f ms, step %.1f ms (median of %zu), decode %.1f ms, paste %.1f ms, total %.1f ms\n",
+  const double peak_rss_mb = moebius_tools::peak_rss_mb();
+  std::printf("wrote %s\n%s %s %d steps: open %.1f ms, encode %.1f ms, step %.1f ms (median of %zu), decode %.1f ms, paste %.1f ms, total %.1f ms\n"
+              "memory: peak RSS %.1f MB (%.1f MB before open, %.1f MB after)%s\n",
               out_path.c_str(), info.model, info.precision, info.steps, runs[0].timings.open_ms, median(encode), median(steps),
-              steps.size(), median(decode), median(paste), median(total));
+              steps.size(), median(decode), median(paste), median(total), peak_rss_mb, start_rss_mb, open_rss_mb,
+              (flags & MOEBIUS_OPEN_LOAD_IN_TURN) ? ", graphs loaded in turn" : "");
 
   if (!json_path.empty()) {
     std::ostringstream json;
@@ -204,6 +221,10 @@ int main(int argc, char** argv) {
     json << "  \"warmup_runs\": " << first_timed << ",\n";
     json << "  \"timed_runs\": " << runs.size() - first_timed << ",\n";
     json << "  \"open_ms\": " << runs[0].timings.open_ms << ",\n";
+    json << "  \"threads\": " << threads << ",\n";
+    json << "  \"load_in_turn\": " << ((flags & MOEBIUS_OPEN_LOAD_IN_TURN) ? "true" : "false") << ",\n";
+    json << "  \"memory_mb\": {\"peak_rss\": " << peak_rss_mb << ", \"before_open\": " << start_rss_mb << ", \"after_open\": " << open_rss_mb
+         << "},\n";
     json << "  \"median_ms\": {\"encode\": " << median(encode) << ", \"step\": " << median(steps) << ", \"denoise\": " << median(denoise)
          << ", \"decode\": " << median(decode) << ", \"paste\": " << median(paste) << ", \"total\": " << median(total) << "},\n";
     json << "  \"runs\": [\n";

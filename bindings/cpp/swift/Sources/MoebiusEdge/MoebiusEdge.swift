@@ -51,13 +51,19 @@ public final class MoebiusEdge {
     /// MOEBIUS_EDGE_ABI_VERSION of the library actually loaded.
     public static var abiVersion: Int32 { moebius_abi_version() }
 
-    public init(bundle: URL, verifyChecksums: Bool = true) throws {
+    /// `loadInTurn`: hold one graph at a time (MOEBIUS_OPEN_LOAD_IN_TURN): a lower peak, and each inpaint reloads the graphs.
+    /// `threads`: 1 to 255 sets the size of ExecuTorch's process-wide thread pool (MOEBIUS_OPEN_THREADS); 0 leaves it.
+    public init(bundle: URL, verifyChecksums: Bool = true, loadInTurn: Bool = false, threads: Int = 0) throws {
         guard moebius_abi_version() == MOEBIUS_EDGE_ABI_VERSION else {
             throw MoebiusEdgeError(status: MOEBIUS_ERROR_UNSUPPORTED,
                                    message: "libmoebius_edge has C ABI version \(moebius_abi_version()), this wrapper needs \(MOEBIUS_EDGE_ABI_VERSION)")
         }
         var handle: OpaquePointer?
-        let flags = verifyChecksums ? MOEBIUS_OPEN_DEFAULT : MOEBIUS_OPEN_SKIP_CHECKSUMS
+        guard (0...255).contains(threads) else {
+            throw MoebiusEdgeError(status: MOEBIUS_ERROR_INVALID_ARGUMENT, message: "threads must be 0 to 255, got \(threads)")
+        }
+        let flags = (verifyChecksums ? MOEBIUS_OPEN_DEFAULT : MOEBIUS_OPEN_SKIP_CHECKSUMS) | (loadInTurn ? MOEBIUS_OPEN_LOAD_IN_TURN : 0)
+            | (UInt32(threads) << 8)  // MOEBIUS_OPEN_THREADS(threads): Swift does not import function-like macros
         try MoebiusEdgeError.check(moebius_open(bundle.path, UInt32(flags), &handle))
         let opened = handle!
         var info = moebius_info()

@@ -121,6 +121,15 @@ class MoebiusEdge private constructor(private var handle: Long) : Closeable {
         /** The C ABI version this wrapper was written for (MOEBIUS_EDGE_ABI_VERSION). */
         const val ABI_VERSION = 2
         const val SKIP_CHECKSUMS = 1
+        /** MOEBIUS_OPEN_LOAD_IN_TURN: one graph in memory at a time; each inpaint reloads the graphs (slower). */
+        const val LOAD_IN_TURN = 2
+
+        /** MOEBIUS_OPEN_THREADS(count): the size of ExecuTorch's (process-wide) thread pool, 1 to 255; OR it into the flags. */
+        @JvmStatic
+        fun threads(count: Int): Int {
+            require(count in 1..255) { "threads must be 1 to 255, got $count" }
+            return count shl 8
+        }
 
         /** MOEBIUS_EDGE_ABI_VERSION of the library actually loaded. */
         val abiVersion: Int
