@@ -22,7 +22,7 @@ from edge_sdk.deploy.passes import (
 )
 from edge_sdk.deploy.passes.fold_interactive_lambda_context import FoldedInteractiveLambda
 from edge_sdk.deploy.passes.fold_time_projections import ResnetBlockWithTimeRow, fold_time_projections
-from edge_sdk.deploy.passes.fold_timestep_embedding import TimestepEmbeddingTable
+from edge_sdk.deploy.passes.fold_timestep_embedding import StepTable
 from edge_sdk.deploy.passes.lambda_blocks_on_maps import MapInteractiveLambda, MapLocalLambda, MapTransformer
 from edge_sdk.deploy.passes.local_lambda_conv3d_to_conv2d import LocalLambdaConv2d
 from edge_sdk.deploy.passes.position_tables_as_int8 import position_tables_as_int8
@@ -127,7 +127,7 @@ def test_lambda_blocks_on_maps_needs_the_batch_norm_fold(step64):
 
 def test_fold_timestep_embedding_is_exact(step64):
     rewritten = fold_timestep_embedding(copy.deepcopy(step64))
-    assert isinstance(rewritten.time, TimestepEmbeddingTable)
+    assert isinstance(rewritten.time, StepTable)
     assert rewritten.time.table.shape == (19, step64.time.time_embedding.linear_2.out_features)
     with torch.no_grad():
         for i in range(19):
