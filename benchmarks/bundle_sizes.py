@@ -154,12 +154,12 @@ def main(argv=None) -> int:
         sizes = {name: directory_size(bundle.graph_path(name)) for name in ("encode", "step", "decode")}
         results["bundles"][precision] = {
             "graph_bytes": sizes,
-            "graph_precisions": {name: manifest["graphs"][name]["precision"] for name in sizes},
+            "graph_precisions": {name: manifest.graphs[name]["precision"] for name in sizes},
             "bundle_bytes": directory_size(folder),
             "export_seconds": round(time.perf_counter() - began, 1),
             "peak_rss_mb": round(memory.peak),
-            "delegation": (manifest.get("backend_details") or {}).get("delegation"),
-            "test_vector": manifest["test_vector"],
+            "delegation": (manifest.backend_details or {}).get("delegation"),
+            "test_vector": manifest.test_vector,
         }
         progress(f"{precision}: step {sizes['step'] / 1e6:.1f} MB, bundle {directory_size(folder) / 1e6:.1f} MB")
         if not args.keep:

@@ -26,8 +26,8 @@ class CoreMLRunner(Runner):
         import coremltools as ct
 
         self.models = {name: ct.models.MLModel(str(bundle.graph_path(name))) for name in GRAPH_NAMES}
-        self.inputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["inputs"]] for name in self.models}
-        self.outputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["outputs"]] for name in self.models}
+        self.inputs = {name: [spec["name"] for spec in bundle.manifest.graphs[name]["inputs"]] for name in self.models}
+        self.outputs = {name: [spec["name"] for spec in bundle.manifest.graphs[name]["outputs"]] for name in self.models}
 
     def run(self, name, *tensors):
         feeds = {key: np.ascontiguousarray(t.detach().cpu().numpy()) for key, t in zip(self.inputs[name], tensors)}

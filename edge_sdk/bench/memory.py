@@ -93,11 +93,11 @@ def _probe(args) -> dict:
         size = bundle.image_size
     else:
         from edge_sdk.bench.reference import reference_graphs
-        from edge_sdk.bundle.manifest import read_manifest
+        from edge_sdk.bundle.manifest import Manifest
 
-        manifest = read_manifest(Path(args.bundle))
+        manifest = Manifest.read(Path(args.bundle))
         graphs = reference_graphs(manifest, args.checkpoint, args.vae)
-        size = int(manifest["image_size"])
+        size = manifest.image_size
     image, mask = sample_square(0, size)
     with torch.no_grad():
         masked_latents, mask_latent, *_ = graphs.encode(image, mask)

@@ -166,8 +166,7 @@ def run_bench(
     gpu_document = load_gpu_reference(Path(gpu_reference)) if gpu_reference is not None else None
     opened = _open_bundles([Path(b) for b in bundles])
     manifest = opened[0].manifest
-    source = manifest.get("model_source") or {}
-    model_name = manifest.get("model", source.get("name", "custom"))
+    model_name = manifest.model_name
     gpu = summarise(gpu_document, Path(gpu_reference).name, model_name) if gpu_document is not None else None
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -176,7 +175,7 @@ def run_bench(
 
     host = host_info.describe_host()
     set_threads(threads)
-    plan = _Plan(steps, warmup, threads, samples, measure_memory, int(manifest["image_size"]), len(manifest["timesteps"]))
+    plan = _Plan(steps, warmup, threads, samples, measure_memory, manifest.image_size, len(manifest.timesteps))
     per_config = 1 + calls_per_measurement(steps, warmup) + max(samples, 1) + (1 if measure_memory else 0)
     bar = tqdm(total=per_config * (1 + len(opened)), unit="call", disable=not progress, leave=False)
     torch.manual_seed(0)
@@ -197,11 +196,11 @@ def run_bench(
         "settings": {"steps": steps, "warmup": warmup, "threads": threads, "quality_samples": samples},
         "model": {
             "name": model_name,
-            "random_weights": bool(source.get("random_weights", False)),
+            "random_weights": bool(manifest.source.get("random_weights", False)),
             "image_size": plan.image_size,
-            "timesteps": [int(t) for t in manifest["timesteps"]],
-            "strength": float(manifest.get("strength", 1.0)),
-            "guidance_scale": float(manifest.get("guidance_scale", 2.5)),
+            "timesteps": list(manifest.timesteps),
+            "strength": float(manifest.strength),
+            "guidance_scale": float(manifest.guidance_scale),
         },
         "reference": reference,
         "bundles": entries,
@@ -214,7 +213,7 @@ def run_bench(
     return result
 
 
-def _reference_entry(manifest: dict, first_bundle: Path, plan: _Plan, checkpoint, vae, bar):
+def _reference_entry(manifest, first_bundle: Path, plan: _Plan, checkpoint, vae, bar):
     """(The eager fp32 reference's row, its inpainted samples), built from the bundles' model and schedule."""
     bar.set_description(f"{REFERENCE_NAME}: building")
     start = time.perf_counter()
@@ -254,14 +253,14 @@ def _bundle_entry(bundle, plan: _Plan, ref_images: list, bar) -> dict:
         bar.set_description(f"{name}: peak memory (child process)")
         memory = measure_in_child("bundle", bundle.path, plan.threads)
         bar.update(1)
-    graphs = bundle.manifest["graphs"]
+    graphs = bundle.manifest.graphs
     return _entry(
         name=name, backend=bundle.backend, precision=bundle.precision,
         graph_precisions={g: graphs[g].get("precision", bundle.precision) for g in graphs},
-        size=sum(int(r["bytes"]) for r in bundle.manifest["files"].values()), load_s=load_s, latency=latency,
+        size=sum(int(r["bytes"]) for r in bundle.manifest.files.values()), load_s=load_s, latency=latency,
         end_to_end=e2e, steps_run=plan.steps_run, memory=memory,
         threads={"requested": plan.threads, "runtime": runtime_threads(bundle.backend)}, quality=quality,
-        vector=(bundle.manifest.get("test_vector") or {}).get("measured"),
+        vector=bundle.manifest.test_vector.get("measured"),
     )
 
 

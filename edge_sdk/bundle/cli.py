@@ -194,7 +194,8 @@ def inpaint_with_bundle(args) -> None:
     check_output_image(args.output, inputs=(args.image, args.mask))
     use_threads(args)
     bundle = load(args.bundle)
-    baked = {"--steps": (args.steps, len(bundle.timesteps)), "--guidance": (args.guidance, bundle.manifest.get("guidance_scale")), "--strength": (args.strength, bundle.manifest.get("strength"))}
+    baked_manifest = bundle.bundle.manifest
+    baked = {"--steps": (args.steps, len(bundle.timesteps)), "--guidance": (args.guidance, baked_manifest.guidance_scale), "--strength": (args.strength, baked_manifest.strength)}
     defaults = {"--steps": 20, "--guidance": 2.5, "--strength": None}  # what is left when the flag is not given
     for flag, (asked, value) in baked.items():
         if asked != defaults[flag] and asked != value:

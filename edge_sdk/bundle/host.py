@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 
 from edge_sdk.bundle.manifest import Bundle, read_bundle
-from edge_sdk.deploy.host_loop import StartOfLoop, run_loop, start_latent
+from edge_sdk.deploy.host_loop import run_loop, start_latent
 
 
 class BundleGraphs:
@@ -24,13 +24,7 @@ class BundleGraphs:
         self.runner = runner
         self.bundle = bundle
         self.timesteps = bundle.timesteps
-        schedule = bundle.schedule
-        self.schedule = StartOfLoop(
-            timesteps=tuple(bundle.timesteps),
-            starts_from_noise=bool(schedule.get("starts_from_noise", float(bundle.manifest.get("strength", 1.0)) >= 1.0)),
-            start_signal=float(schedule.get("start_signal", 0.0)),
-            start_noise=float(schedule.get("start_noise", 1.0)),
-        )
+        self.schedule = bundle.manifest.loop_schedule()
 
     def encode(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(self.runner.encode(image, mask))
@@ -59,7 +53,8 @@ class InpaintBundle:
 
     @property
     def manifest(self) -> dict:
-        return self.bundle.manifest
+        """manifest.json's document (the typed one is `.bundle.manifest`)."""
+        return self.bundle.manifest.to_dict()
 
     @property
     def path(self) -> Path:
@@ -75,11 +70,11 @@ class InpaintBundle:
 
     @property
     def notice(self) -> Optional[str]:
-        source = self.manifest.get("model_source") or {}
-        if source.get("random_weights"):
+        manifest = self.bundle.manifest
+        if manifest.source.get("random_weights"):
             from edge_sdk.presets import RANDOM_WEIGHTS_NOTICE
 
-            return RANDOM_WEIGHTS_NOTICE.format(name=self.manifest.get("model", "custom"))
+            return RANDOM_WEIGHTS_NOTICE.format(name=manifest.model)
         return None
 
     def inpaint(self, image, mask, seed: int = 0, progress: bool = False):
