@@ -91,7 +91,7 @@ class Backend(abc.ABC):
         out_dir=None,
         *,
         programs: Optional["ProgramCache"] = None,
-        calibration=None,
+        calibration_samples=None,
         progress: Progress = quiet,
     ) -> ExportResult:
         ...

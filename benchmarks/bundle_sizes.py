@@ -148,7 +148,7 @@ def main(argv=None) -> int:
             began = time.perf_counter()
             bundle = export_bundle(
                 graphs, args.backend, precision, folder, recipe=recipe if precision == "int8" else None,
-                calibration=calibration if precision == "int8" else None, programs=programs, model={"name": args.model, "random_weights": True}, progress=progress,
+                calibration_samples=calibration if precision == "int8" else None, programs=programs, model={"name": args.model, "random_weights": True}, progress=progress,
             )
         manifest = bundle.manifest
         sizes = {name: directory_size(bundle.graph_path(name)) for name in ("encode", "step", "decode")}

@@ -32,7 +32,7 @@ def op_kind(name: str) -> str:
 def profile(bundle: Path, runs: int) -> dict:
     """{'execute_ms', 'delegate_ms', 'ops': {kind: ms}, 'calls': {kind: n}} per step run (means over `runs`)."""
     from edge_sdk.bundle.manifest import read_bundle
-    from edge_sdk.bundle.test_vector import load_test_vector
+    from edge_sdk.bundle.known_answers import load_test_vector
     from edge_sdk.deploy.graph_contract import GRAPH_SIGNATURES
 
     opened = read_bundle(bundle)

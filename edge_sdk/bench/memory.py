@@ -84,10 +84,10 @@ def _probe(args) -> dict:
 
         bundle = read_bundle(args.bundle, verify_files=False)
         get_backend(bundle.backend)  # import the runtime before the baseline is taken
-        import edge_sdk.bundle.host  # noqa: F401
+        import edge_sdk.bundle.inpaint_bundle  # noqa: F401
     baseline = current_rss_mb()
     if args.kind == "bundle":
-        from edge_sdk.bundle.host import load
+        from edge_sdk.bundle.inpaint_bundle import load
 
         graphs = load(args.bundle).graphs
         size = bundle.image_size

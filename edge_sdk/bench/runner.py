@@ -155,7 +155,7 @@ def run_bench(
     from tqdm.auto import tqdm
 
     from edge_sdk.atomic_files import write_atomic, write_text_atomic
-    from edge_sdk.bench.gpu_reference import load_gpu_reference, summarise
+    from edge_sdk.bench.gpu_reference_file import load_gpu_reference, summarise
     from edge_sdk.bench.report_json import write_json
     from edge_sdk.bench.report_markdown import render
     from edge_sdk.bench.report_plot import draw
@@ -237,7 +237,7 @@ def _reference_entry(manifest, first_bundle: Path, plan: _Plan, checkpoint, vae,
 
 def _bundle_entry(bundle, plan: _Plan, ref_images: list, bar) -> dict:
     """A bundle's row: loaded through `edge_sdk.load`, measured like the reference, compared with its images."""
-    from edge_sdk.bundle.host import load
+    from edge_sdk.bundle.inpaint_bundle import load
 
     name = bundle.path.name
     bar.set_description(f"{name}: loading")

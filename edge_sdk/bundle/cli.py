@@ -149,7 +149,7 @@ def _export(args, recipe, pipe, progress):
         random_weights=pipe.random_weights,
     )
     return export_bundle(
-        graphs, args.backend, args.precision, args.output, recipe=recipe, prediction=prediction, model=model, progress=progress
+        graphs, args.backend, args.precision, args.output, recipe=recipe, predicted_quality=prediction, model=model, progress=progress
     )
 
 
@@ -181,7 +181,7 @@ def cmd_info(args) -> None:
 
 
 def inpaint_with_bundle(args) -> None:
-    from edge_sdk.bundle.host import load
+    from edge_sdk.bundle.inpaint_bundle import load
     from edge_sdk.cli_shared import print_note
     from edge_sdk.imaging import load_image, load_mask
     from edge_sdk.output_files import check_output_image, save_image_atomic

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 from edge_sdk.errors import BundleError
-from edge_sdk.bundle.host import open_runner
+from edge_sdk.bundle.inpaint_bundle import open_runner
 from edge_sdk.bundle.manifest import read_bundle
-from edge_sdk.bundle.test_vector import load_test_vector, run_test_vector
+from edge_sdk.bundle.known_answers import load_test_vector, run_test_vector
 
 
 @dataclasses.dataclass

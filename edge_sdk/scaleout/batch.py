@@ -81,7 +81,7 @@ class Inpainter:
         self.sampling = sampling
         self.reference = None
         if spec.bundle is not None:
-            from edge_sdk.bundle.host import load
+            from edge_sdk.bundle.inpaint_bundle import load
 
             self.bundle = load(spec.bundle)
             self.pipe = None

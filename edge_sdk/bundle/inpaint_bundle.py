@@ -1,4 +1,4 @@
-"""The host loop over a bundle's runner, and `load()`: what `edge_sdk.load(bundle_dir)` returns.
+"""`load()` and what it returns, `InpaintBundle`: a bundle's programs opened in its runtime, run by the host loop.
 
 The loop is the deploy graphs' own (`edge_sdk.deploy.host_loop`): encode → start latent → step i = 0..n−1 →
 decode, here over the runner's programs, with the start latent's coefficients read from the manifest. Images
