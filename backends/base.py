@@ -5,11 +5,11 @@ and runs such files back:
 
     backend.available()                       -> (True, "") or (False, "why not")    # can export here
     backend.runtime_available()               -> (bool, reason)                       # can run bundles here
-    backend.export(graphs, precision, recipe=None, out_dir=DIR, programs=None, progress=print) -> ExportResult
+    backend.export(graphs, precision, recipe=None, out_dir=DIR, programs=None, calibration_samples=None, progress=print)
     backend.open(bundle, load_in_turn=False)  -> Runner (encode / step / decode; in turn: one graph in memory at a time)
 
-Bundles (manifest, hashes, test vector, atomic writing) and the host loop live in `edge_sdk.bundle`; a
-backend only writes its graph files into the directory it is given.
+Bundles (manifest, hashes, test vector, atomic writing) live in `edge_sdk.bundle` and the host loop in
+`edge_sdk.deploy.host_loop`; a backend only writes its graph files into the directory it is given.
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ class Backend(abc.ABC):
         out_dir=None,
         *,
         programs: Optional["ProgramCache"] = None,
-        calibration=None,
+        calibration_samples=None,
         progress: Progress = quiet,
     ) -> ExportResult:
         ...

@@ -148,18 +148,18 @@ def main(argv=None) -> int:
             began = time.perf_counter()
             bundle = export_bundle(
                 graphs, args.backend, precision, folder, recipe=recipe if precision == "int8" else None,
-                calibration=calibration if precision == "int8" else None, programs=programs, model={"name": args.model, "random_weights": True}, progress=progress,
+                calibration_samples=calibration if precision == "int8" else None, programs=programs, model={"name": args.model, "random_weights": True}, progress=progress,
             )
         manifest = bundle.manifest
         sizes = {name: directory_size(bundle.graph_path(name)) for name in ("encode", "step", "decode")}
         results["bundles"][precision] = {
             "graph_bytes": sizes,
-            "graph_precisions": {name: manifest["graphs"][name]["precision"] for name in sizes},
+            "graph_precisions": {name: manifest.graphs[name]["precision"] for name in sizes},
             "bundle_bytes": directory_size(folder),
             "export_seconds": round(time.perf_counter() - began, 1),
             "peak_rss_mb": round(memory.peak),
-            "delegation": (manifest.get("backend_details") or {}).get("delegation"),
-            "test_vector": manifest["test_vector"],
+            "delegation": (manifest.backend_details or {}).get("delegation"),
+            "test_vector": manifest.test_vector,
         }
         progress(f"{precision}: step {sizes['step'] / 1e6:.1f} MB, bundle {directory_size(folder) / 1e6:.1f} MB")
         if not args.keep:

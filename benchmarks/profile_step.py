@@ -32,11 +32,11 @@ def op_kind(name: str) -> str:
 def profile(bundle: Path, runs: int) -> dict:
     """{'execute_ms', 'delegate_ms', 'ops': {kind: ms}, 'calls': {kind: n}} per step run (means over `runs`)."""
     from edge_sdk.bundle.manifest import read_bundle
-    from edge_sdk.bundle.test_vector import load_test_vector
+    from edge_sdk.bundle.known_answers import load_test_vector
     from edge_sdk.deploy.graph_contract import GRAPH_SIGNATURES
 
     opened = read_bundle(bundle)
-    vector = load_test_vector(opened.path / opened.manifest["test_vector"]["file"])
+    vector = load_test_vector(opened.path / opened.manifest.test_vector["file"])
     step_inputs, _ = GRAPH_SIGNATURES["step"]
     inputs = [vector[f"step.{name}"].contiguous() for name in step_inputs]
     return profile_program(opened.graph_path("step"), inputs, runs)
@@ -113,8 +113,8 @@ def step_conv_flops(bundle: Path) -> dict:
     from edge_sdk.pipeline import InpaintPipeline
 
     manifest = read_bundle(bundle).manifest
-    pipe = InpaintPipeline.from_preset(manifest["model"])
-    graphs = DeployGraphs.build(pipe.denoiser, pipe.vae, steps=manifest["steps"], strength=manifest["strength"])
+    pipe = InpaintPipeline.from_preset(manifest.model)
+    graphs = DeployGraphs.build(pipe.denoiser, pipe.vae, steps=manifest.baked_steps, strength=manifest.strength)
     return conv_flops_by_kernel(graphs.step, graphs.example_inputs()["step"])
 
 

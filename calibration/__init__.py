@@ -1,7 +1,9 @@
 """int8 calibration of the Moebius step graph (installed as `edge_sdk.calibration`).
 
-The calibration package owns the data, the policy and the evidence; the backends own the graph rewriting,
-each through its toolchain's own quantizer, driven by the recipe this package writes.
+The calibration package owns the data, the policy and the evidence; the backends apply the recipe this
+package writes when they export. ExecuTorch and Core ML share one path, this package's `pt2e` (torchao PT2E
+with XNNPACK's int8 configs; coremltools converts the quantized program); TensorRT quantizes with
+nvidia-modelopt and ONNX Runtime with `onnxruntime.quantization`, each reading the recipe's layers and ranges.
 
 - `dataset`: step-graph inputs recorded along real fp32 sampling trajectories, cached by content hash.
 - `policy`: which layers may go to int8, which stay out by default, and why.

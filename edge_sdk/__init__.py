@@ -13,14 +13,14 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "MoebiusConfig": "edge_sdk.config",
-    "PRESETS": "edge_sdk.config",
+    "MODEL_CONFIGS": "edge_sdk.config",
     "MoebiusDenoiser": "edge_sdk.model",
     "load_denoiser": "edge_sdk.checkpoint",
     "build_denoiser": "edge_sdk.checkpoint",
     "sample_latents": "edge_sdk.sampling",
     "InpaintPipeline": "edge_sdk.pipeline",
     "EdgeSDKError": "edge_sdk.errors",
-    "load": "edge_sdk.bundle.host",
+    "load": "edge_sdk.bundle.inpaint_bundle",
     "batch": "edge_sdk.scaleout.batch",
 }
 

@@ -62,9 +62,9 @@ def _refused_content(exc: Exception) -> str:
 
 def _matching_preset(state: dict[str, torch.Tensor]) -> str | None:
     """The preset whose every parameter name and shape the checkpoint has, if one does."""
-    from edge_sdk.config import PRESETS
+    from edge_sdk.config import MODEL_CONFIGS
 
-    for name, config in PRESETS.items():
+    for name, config in MODEL_CONFIGS.items():
         with torch.device("meta"):
             expected = MoebiusDenoiser(config).state_dict()
         if expected.keys() == state.keys() and all(state[k].shape == v.shape for k, v in expected.items()):

@@ -142,7 +142,9 @@ class MoebiusConfig:
         return document
 
 
-PRESETS: dict[str, MoebiusConfig] = {
+# Denoiser architectures by name. A named model to run (config + VAE + weights) is a MODEL_PRESETS entry
+# (edge_sdk.presets); VAE architectures are VAE_CONFIGS (edge_sdk.vae).
+MODEL_CONFIGS: dict[str, MoebiusConfig] = {
     "moebius-0.2b": MoebiusConfig(block_out_channels=(320, 640, 1280)),
     "tiny": MoebiusConfig(block_out_channels=(32, 64, 128)),
     # The trained default: tiny's widths with a narrow category context (it is constant per CFG branch,
@@ -167,18 +169,18 @@ def resolve_config(config: Union[str, Path, MoebiusConfig, None]) -> MoebiusConf
     if isinstance(config, MoebiusConfig):
         return config
     if config is None:
-        raise ConfigError(f"no model config given: pass a preset ({', '.join(PRESETS)}) or a YAML path")
-    if isinstance(config, str) and config in PRESETS:
-        return PRESETS[config]
+        raise ConfigError(f"no model config given: pass a preset ({', '.join(MODEL_CONFIGS)}) or a YAML path")
+    if isinstance(config, str) and config in MODEL_CONFIGS:
+        return MODEL_CONFIGS[config]
     path = Path(config)
     if path.suffix.lower() in (".yaml", ".yml") or path.exists():
         return MoebiusConfig.from_yaml(path)
-    raise ConfigError(f"unknown model {config!r}: use a preset ({', '.join(PRESETS)}) or a YAML config path")
+    raise ConfigError(f"unknown model {config!r}: use a preset ({', '.join(MODEL_CONFIGS)}) or a YAML config path")
 
 
 def preset_for_channels(block_out_channels) -> str | None:
     """The preset name whose channel widths match, for error messages that say which config fits."""
-    for name, preset in PRESETS.items():
+    for name, preset in MODEL_CONFIGS.items():
         if preset.block_out_channels == tuple(block_out_channels):
             return name
     return None

@@ -26,6 +26,7 @@ class ModelPreset:
         return PACKAGED_WEIGHTS / name
 
 
+# The models `--model NAME` runs: a MODEL_CONFIGS architecture, a VAE and where the weights come from.
 MODEL_PRESETS = {
     "nano": ModelPreset(
         config="nano",

@@ -32,16 +32,17 @@ PIXELHACKER_VAE_CONFIG = dict(
 # Same structure and 8× factor with far fewer channels: fast enough for tests on two CPU cores.
 TINY_VAE_CONFIG = dict(PIXELHACKER_VAE_CONFIG, block_out_channels=(32, 32, 64, 64), layers_per_block=1)
 
-VAE_PRESETS = {"pixelhacker": PIXELHACKER_VAE_CONFIG, "tiny": TINY_VAE_CONFIG}
+# VAE architectures by name (AutoencoderKL arguments).
+VAE_CONFIGS = {"pixelhacker": PIXELHACKER_VAE_CONFIG, "tiny": TINY_VAE_CONFIG}
 
 
 def build_vae(preset: str = "tiny", seed: int = 0) -> AutoencoderKL:
     """A VAE of a preset's architecture with seeded random weights (its pictures are not meaningful)."""
-    if preset not in VAE_PRESETS:
-        raise CheckpointError(f"unknown VAE preset {preset!r}: use one of {', '.join(VAE_PRESETS)}")
+    if preset not in VAE_CONFIGS:
+        raise CheckpointError(f"unknown VAE preset {preset!r}: use one of {', '.join(VAE_CONFIGS)}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return AutoencoderKL(**VAE_PRESETS[preset]).eval()
+        return AutoencoderKL(**VAE_CONFIGS[preset]).eval()
 
 
 def check_vae_folder(folder: Union[str, Path]) -> Path:
@@ -76,7 +77,7 @@ def resolve_vae(vae) -> AutoencoderKL:
     """A VAE object, a folder path or a preset name → an eval-mode AutoencoderKL."""
     if isinstance(vae, AutoencoderKL):
         return vae.eval()
-    if isinstance(vae, str) and vae in VAE_PRESETS:
+    if isinstance(vae, str) and vae in VAE_CONFIGS:
         return build_vae(vae)
     return load_vae(vae)
 

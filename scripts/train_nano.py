@@ -26,7 +26,7 @@ import torch
 
 from edge_sdk.atomic_files import publish_folder
 from edge_sdk.checkpoint import build_denoiser
-from edge_sdk.config import PRESETS
+from edge_sdk.config import MODEL_CONFIGS
 from edge_sdk.train.data import LatentTriples, PhotoCrops, encode_triples, list_photos, split_photos
 from edge_sdk.train.export import export_denoiser
 from edge_sdk.train.loop import DistillationTrainer, TrainConfig
@@ -133,7 +133,7 @@ def main() -> None:
     if args.stop_after == "latents":
         return
 
-    config = dataclasses.replace(PRESETS["nano"], image_size=TRAIN_IMAGE_SIZE)
+    config = dataclasses.replace(MODEL_CONFIGS["nano"], image_size=TRAIN_IMAGE_SIZE)
     started = time.monotonic()
     for settings, output, latent_set, until_step in DENOISER_PHASES:
         budget = args.denoiser_minutes * 60 - (time.monotonic() - started)
@@ -144,7 +144,7 @@ def main() -> None:
         trainer = DistillationTrainer(model, latent_sets[latent_set], train_config, out_dir=args.run / "denoiser")
         trainer.train(time_budget_s=budget, until_step=until_step, progress=False)
         print(f"denoiser phase stopped at step {trainer.step_count}", flush=True)
-    shipped = transfer_to_image_size(trainer.trained_model(), PRESETS["nano"].image_size).eval()
+    shipped = transfer_to_image_size(trainer.trained_model(), MODEL_CONFIGS["nano"].image_size).eval()
     export_denoiser(shipped, WEIGHTS / "nano_denoiser.safetensors")  # written to a temp file, then renamed
     (args.run / "denoiser" / "shipped").touch()
     ship_vae(args.run)

@@ -87,7 +87,7 @@ class TinyBundles:
         int8 = precision == "int8"
         export_bundle(
             self.graphs, backend, precision, folder, recipe=self.recipe if int8 else None,
-            prediction=self.prediction if int8 else None, programs=self.programs,
+            predicted_quality=self.prediction if int8 else None, programs=self.programs,
             model={"name": "tiny", "random_weights": True},
         )
         return folder

@@ -60,7 +60,7 @@ def test_int8_bundle_stores_an_int8_step_and_fp16_vae(bundles):
 def test_half_conv_filters_is_scoped_to_its_block():
     from executorch.backends.xnnpack.operators.node_visitor import _node_visitor_dict
 
-    from edge_sdk.backends.executorch.half_conv_filters import CONVOLUTION, half_conv_filters
+    from edge_sdk.backends.executorch._passes.half_conv_filters_stay_half import CONVOLUTION, half_conv_filters
 
     with half_conv_filters():
         pass  # registers the stock visitors on first use
@@ -75,7 +75,7 @@ def test_half_conv_filters_is_scoped_to_its_block():
 def test_layout_round_trips_is_scoped_to_its_block():
     import executorch.backends.xnnpack._passes as xnnpack_passes
 
-    from edge_sdk.backends.executorch.layout_round_trips import without_layout_round_trips
+    from edge_sdk.backends.executorch._passes.layout_round_trips_as_reshapes import without_layout_round_trips
 
     stock = xnnpack_passes.RemoveRedundantCopyPass
     with pytest.raises(RuntimeError, match="inside"):

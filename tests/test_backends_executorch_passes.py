@@ -1,5 +1,5 @@
-"""The ExecuTorch rewrites: each is exact (or, for the int8 tables, within int8 rounding) and removes the op
-XNNPACK would leave to the portable kernels."""
+"""The ExecuTorch rewrites of exported graphs: each is exact and removes the op XNNPACK would leave to the
+portable kernels, or changes the lowering without changing the results."""
 import collections
 
 import pytest
@@ -8,8 +8,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from edge_sdk.backends.executorch._passes import make_delegable
-from edge_sdk.backends.executorch._passes.fold_time_projections import ResnetBlockWithTimeRow, fold_time_projections
-from edge_sdk.backends.executorch._passes.position_tables_as_int8 import position_tables_as_int8
 
 from conftest import relative_error
 
@@ -87,46 +85,6 @@ def test_rewritten_graph_is_fully_delegated_and_runs_in_executorch(rewritten, tm
     assert torch.equal(outputs[2], expected[2])
 
 
-@pytest.fixture(scope="module")
-def tiny_step():
-    from edge_sdk import InpaintPipeline
-    from edge_sdk.deploy import DeployGraphs
-
-    pipe = InpaintPipeline.from_preset("tiny")
-    graphs = DeployGraphs.build(pipe.denoiser, pipe.vae, steps=4)
-    return graphs.step, graphs.example_inputs()["step"]
-
-
-def test_time_projection_fold_is_exact_and_removes_every_projection(tiny_step):
-    import copy
-
-    step, inputs = tiny_step
-    folded = copy.deepcopy(step)
-    names = fold_time_projections(folded)
-    assert len(names) == 15 and all(name.endswith("time_emb_proj") for name in names)
-    assert not any(name.endswith("time_emb_proj") for name, _ in folded.named_modules())
-    assert sum(isinstance(m, ResnetBlockWithTimeRow) for m in folded.modules()) == 15
-    with torch.no_grad():
-        for index in range(4):
-            args = inputs[:3] + (torch.tensor([index]),)
-            assert relative_error(folded(*args), step(*args)) < 1e-6
-
-
-def test_int8_position_tables_are_stored_as_int8_and_stay_close(tiny_step):
-    import copy
-
-    step, inputs = tiny_step
-    quantized = copy.deepcopy(step)
-    layers = position_tables_as_int8(quantized)
-    assert len(layers) == 15
-    tables = [b for name, b in quantized.named_buffers() if name.endswith("position_table.values")]
-    assert len(tables) == 15 and all(t.dtype == torch.int8 for t in tables)
-    assert not any(name.endswith("position_embedding") for name, _ in quantized.named_parameters())
-    with torch.no_grad():
-        error = relative_error(quantized(*inputs), step(*inputs))
-    assert 0 < error < 1e-2
-
-
 def test_fp16_graph_stays_fp16_and_in_one_xnnpack_subgraph(rewritten, tmp_path):
     """Python numbers and SiLU in an fp16 graph would otherwise become fp32 islands behind portable casts."""
     from executorch.exir import to_edge_transform_and_lower
@@ -174,7 +132,7 @@ def run_lowered(program, inputs, path, skip_round_trips: bool, counts: list):
     from executorch.runtime import Runtime
 
     from edge_sdk.backends.executorch.export import partitioner_for
-    from edge_sdk.backends.executorch.layout_round_trips import without_layout_round_trips
+    from edge_sdk.backends.executorch._passes.layout_round_trips_as_reshapes import without_layout_round_trips
 
     with without_layout_round_trips(counts) if skip_round_trips else contextlib.nullcontext():
         edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for("xnnpack")])

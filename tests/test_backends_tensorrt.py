@@ -60,7 +60,7 @@ def test_int8_onnx_has_symmetric_qdq_and_matches_modelopt_in_onnx_runtime(bundle
     import onnxruntime as ort
 
     from edge_sdk.backends.tensorrt.quantize import modelopt_step
-    from edge_sdk.bundle.test_vector import load_test_vector
+    from edge_sdk.bundle.known_answers import load_test_vector
 
     folder = bundles.bundle("tensorrt", "int8")
     model = onnx.load(str(folder / "step.onnx"))

@@ -209,7 +209,7 @@ def test_percentiles_interpolate_between_ranks():
 
 
 def test_gpu_reference_of_another_model_gives_no_ratio(tmp_path):
-    from edge_sdk.bench.gpu_reference import GPUReferenceError, read_gpu_reference
+    from edge_sdk.bench.gpu_reference_file import GPUReferenceError, read_gpu_reference
 
     path = tmp_path / "gpu.json"
     path.write_text(json.dumps(_gpu_document("moebius-0.2b")))

@@ -6,7 +6,7 @@ import torch
 from diffusers import AutoencoderKL
 
 from edge_sdk.checkpoint import build_denoiser
-from edge_sdk.config import PRESETS
+from edge_sdk.config import MODEL_CONFIGS
 from edge_sdk.deploy import GRAPH_NAMES, DeployGraphs
 from edge_sdk.deploy.census import batch_norm_ops, constant_count, conv3d_ops, op_counts, parameter_count
 from edge_sdk.model import MoebiusDenoiser
@@ -66,7 +66,7 @@ def test_unoptimized_step_still_has_them():
 def test_moebius_0_2b_graphs_export():
     """The full-size graphs, built and exported on the meta device (shapes only: seconds, ~0.5 GB)."""
     with torch.device("meta"):
-        denoiser = MoebiusDenoiser(PRESETS["moebius-0.2b"]).eval()
+        denoiser = MoebiusDenoiser(MODEL_CONFIGS["moebius-0.2b"]).eval()
         vae = AutoencoderKL(**PIXELHACKER_VAE_CONFIG).eval()
     graphs = DeployGraphs.build(denoiser, vae, steps=20, strength=0.99, optimize=True)
     # The folds save ~2.4M constants; the row-factored positional convolutions store each layer's filters once

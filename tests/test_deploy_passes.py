@@ -2,7 +2,8 @@
 
 The checkpoint has randomised BatchNorm statistics and position tables, so every fold is exercised.
 Whole-model agreement of all passes together is checked against the golden trajectory in
-test_deploy_graphs.py (in fp32, as deployed).
+test_deploy_graphs.py (in fp32, as deployed). The two rewrites a backend opts into (time projections, int8
+position tables) are checked on the fp32 tiny step graph.
 """
 import copy
 import math
@@ -21,14 +22,18 @@ from edge_sdk.deploy.passes import (
     upsample_as_phase_convolution,
 )
 from edge_sdk.deploy.passes.fold_interactive_lambda_context import FoldedInteractiveLambda
-from edge_sdk.deploy.passes.fold_timestep_embedding import TimestepEmbeddingTable
+from edge_sdk.deploy.passes.fold_time_projections import ResnetBlockWithTimeRow, fold_time_projections
+from edge_sdk.deploy.passes.fold_timestep_embedding import StepTable
 from edge_sdk.deploy.passes.lambda_blocks_on_maps import MapInteractiveLambda, MapLocalLambda, MapTransformer
 from edge_sdk.deploy.passes.local_lambda_as_relative_scores import RelativeScoreLocalLambda
 from edge_sdk.deploy.passes.local_lambda_conv3d_to_conv2d import LocalLambdaConv2d
 from edge_sdk.deploy.passes.upsample_as_phase_convolution import PhaseUpsample
+from edge_sdk.deploy.passes.position_tables_as_int8 import position_tables_as_int8
 from edge_sdk.deploy.schedule import ddim_schedule
 from edge_sdk.deploy.step_denoiser import StepDenoiser
 from edge_sdk.model import DepthwiseSeparableConv, InteractiveLambda, LocalLambda, Transformer, Upsample, cfg_input_ids
+
+from conftest import relative_error
 
 EXACT = 1e-12  # float64
 
@@ -154,7 +159,7 @@ def test_lambda_blocks_on_maps_needs_the_batch_norm_fold(step64):
 
 def test_fold_timestep_embedding_is_exact(step64):
     rewritten = fold_timestep_embedding(copy.deepcopy(step64))
-    assert isinstance(rewritten.time, TimestepEmbeddingTable)
+    assert isinstance(rewritten.time, StepTable)
     assert rewritten.time.table.shape == (19, step64.time.time_embedding.linear_2.out_features)
     with torch.no_grad():
         for i in range(19):
@@ -181,3 +186,39 @@ def test_fold_batch_norm_refuses_an_unknown_pattern():
     module = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)).eval()
     with pytest.raises(ValueError, match="no fold pattern"):
         fold_batch_norm(module)
+
+
+@pytest.fixture(scope="module")
+def tiny_step():
+    from edge_sdk import InpaintPipeline
+    from edge_sdk.deploy import DeployGraphs
+
+    pipe = InpaintPipeline.from_preset("tiny")
+    graphs = DeployGraphs.build(pipe.denoiser, pipe.vae, steps=4)
+    return graphs.step, graphs.example_inputs()["step"]
+
+
+def test_time_projection_fold_is_exact_and_removes_every_projection(tiny_step):
+    step, inputs = tiny_step
+    folded = copy.deepcopy(step)
+    names = fold_time_projections(folded)
+    assert len(names) == 15 and all(name.endswith("time_emb_proj") for name in names)
+    assert not any(name.endswith("time_emb_proj") for name, _ in folded.named_modules())
+    assert sum(isinstance(m, ResnetBlockWithTimeRow) for m in folded.modules()) == 15
+    with torch.no_grad():
+        for index in range(4):
+            args = inputs[:3] + (torch.tensor([index]),)
+            assert relative_error(folded(*args), step(*args)) < 1e-6
+
+
+def test_int8_position_tables_are_stored_as_int8_and_stay_close(tiny_step):
+    step, inputs = tiny_step
+    quantized = copy.deepcopy(step)
+    layers = position_tables_as_int8(quantized)
+    assert len(layers) == 15
+    tables = [b for name, b in quantized.named_buffers() if name.endswith("position_table.values")]
+    assert len(tables) == 15 and all(t.dtype == torch.int8 for t in tables)
+    assert not any(name.endswith("position_embedding") for name, _ in quantized.named_parameters())
+    with torch.no_grad():
+        error = relative_error(quantized(*inputs), step(*inputs))
+    assert 0 < error < 1e-2

@@ -10,7 +10,7 @@ from PIL import Image
 
 import edge_sdk
 from edge_sdk.checkpoint import build_denoiser
-from edge_sdk.config import PRESETS, MoebiusConfig
+from edge_sdk.config import MODEL_CONFIGS, MoebiusConfig
 from edge_sdk.deploy import DeployGraphs
 from edge_sdk.errors import ConfigError
 from edge_sdk.hole_fill import masked_image, pyramid_fill, start_latents
@@ -21,7 +21,7 @@ from edge_sdk.vae import encode_mean
 
 from backend_bundles import STEPS, psnr
 
-PYRAMID_TINY = dataclasses.replace(PRESETS["tiny"], hole_fill="pyramid")
+PYRAMID_TINY = dataclasses.replace(MODEL_CONFIGS["tiny"], hole_fill="pyramid")
 
 
 def box_hole(side=64, top=20, left=12, height=24, width=30):
@@ -70,8 +70,8 @@ def test_on_the_bundled_photos_the_fill_beats_a_mean_colour_fill_by_more_than_2_
 
 
 def test_hole_fill_round_trips_through_yaml_and_stays_out_of_official_configs(tmp_path):
-    assert "hole_fill" not in PRESETS["moebius-0.2b"].to_dict()["data"]
-    assert PRESETS["nano"].to_dict()["data"]["hole_fill"] == "pyramid"
+    assert "hole_fill" not in MODEL_CONFIGS["moebius-0.2b"].to_dict()["data"]
+    assert MODEL_CONFIGS["nano"].to_dict()["data"]["hole_fill"] == "pyramid"
     path = tmp_path / "pyramid.yaml"
     path.write_text(yaml.safe_dump(PYRAMID_TINY.to_dict()))
     assert MoebiusConfig.from_yaml(path) == PYRAMID_TINY

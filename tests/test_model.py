@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from conftest import relative_error
-from edge_sdk import MoebiusConfig, PRESETS, load_denoiser, sample_latents
+from edge_sdk import MoebiusConfig, MODEL_CONFIGS, load_denoiser, sample_latents
 from edge_sdk.model import MoebiusDenoiser, cfg_input_ids
 
 
@@ -71,7 +71,7 @@ def _manifest(reference_dir):
 
 def test_full_preset_has_official_keys_shapes_and_parameter_count(reference_dir):
     with torch.device("meta"):
-        model = MoebiusDenoiser(PRESETS["moebius-0.2b"])
+        model = MoebiusDenoiser(MODEL_CONFIGS["moebius-0.2b"])
     state = model.state_dict()
     manifest = _manifest(reference_dir)
     assert len(state) == len(manifest) == 1203
@@ -83,11 +83,11 @@ def test_full_preset_has_official_keys_shapes_and_parameter_count(reference_dir)
 
 @pytest.mark.parametrize("name,yaml_path", [("moebius-0.2b", "moebius-0.2b.yaml"), ("tiny", "tiny/model_config.yaml")])
 def test_official_yaml_reads_as_the_preset(reference_dir, name, yaml_path):
-    assert MoebiusConfig.from_yaml(reference_dir / yaml_path) == PRESETS[name]
+    assert MoebiusConfig.from_yaml(reference_dir / yaml_path) == MODEL_CONFIGS[name]
 
 
 def test_config_round_trips_through_official_yaml_layout():
-    config = PRESETS["tiny"]
+    config = MODEL_CONFIGS["tiny"]
     assert MoebiusConfig.from_dict(config.to_dict()) == config
 
 

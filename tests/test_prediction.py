@@ -6,7 +6,7 @@ import torch
 import yaml
 
 from edge_sdk.checkpoint import build_denoiser
-from edge_sdk.config import PRESETS, MoebiusConfig
+from edge_sdk.config import MODEL_CONFIGS, MoebiusConfig
 from edge_sdk.deploy.schedule import ddim_schedule
 from edge_sdk.deploy.step import build_step
 from edge_sdk.errors import ConfigError
@@ -14,7 +14,7 @@ from edge_sdk.prediction import alphas_cumprod, epsilon_at_timesteps, task_loss_
 from edge_sdk.sampling import sample_latents
 from edge_sdk.train.losses import predicted_clean_latents, task_loss
 
-V_ONLY = dataclasses.replace(PRESETS["tiny"], image_size=128, prediction_type="v_prediction")
+V_ONLY = dataclasses.replace(MODEL_CONFIGS["tiny"], image_size=128, prediction_type="v_prediction")
 V_AND_KNOWN = dataclasses.replace(V_ONLY, keep_known_latents=True)
 
 
@@ -41,7 +41,7 @@ def test_v_output_becomes_the_epsilon_it_encodes():
     v_mse = (wrong_v - v).pow(2).mean()
     weighted = task_loss(eps_wrong, noise, task_loss_weight(alphas_cumprod()[t], V_ONLY))
     assert abs(float(weighted) - float(v_mse)) / float(v_mse) < 1e-3
-    assert torch.equal(task_loss_weight(alphas_cumprod()[t], PRESETS["tiny"]), torch.ones(3))
+    assert torch.equal(task_loss_weight(alphas_cumprod()[t], MODEL_CONFIGS["tiny"]), torch.ones(3))
 
 
 def test_known_region_x0_is_the_masked_latent_and_the_hole_is_the_network_s():
@@ -78,7 +78,7 @@ def test_step_graph_runs_the_same_conversion_as_the_eager_sampler(v_model):
 
 
 def test_output_options_round_trip_and_stay_out_of_official_configs(tmp_path):
-    assert "prediction_type" not in PRESETS["moebius-0.2b"].to_dict()["model"]
+    assert "prediction_type" not in MODEL_CONFIGS["moebius-0.2b"].to_dict()["model"]
     document = V_AND_KNOWN.to_dict()
     assert document["model"]["prediction_type"] == "v_prediction" and document["model"]["keep_known_latents"] is True
     path = tmp_path / "nano.yaml"

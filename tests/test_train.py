@@ -8,7 +8,7 @@ import torch
 
 from edge_sdk.checkpoint import build_denoiser, load_denoiser
 from edge_sdk.cli import main
-from edge_sdk.config import PRESETS
+from edge_sdk.config import MODEL_CONFIGS
 from edge_sdk.train.data import LatentTriples, random_mask
 from edge_sdk.train.export import export_denoiser
 from edge_sdk.train.losses import FeatureProjector, feature_distillation_loss
@@ -18,7 +18,7 @@ from edge_sdk.train.weighting import GradNormWeighting
 
 CLAMP = (1e-4, 1e4)  # wide, so the weights move freely; clamping itself is tested on its own below
 # The tiny preset's widths at 128 px (16×16 latents): the same layers as `tiny`, 16× cheaper per step.
-TINY_128 = dataclasses.replace(PRESETS["tiny"], image_size=128)
+TINY_128 = dataclasses.replace(MODEL_CONFIGS["tiny"], image_size=128)
 
 
 def random_triples(count=4, side=16, seed=0) -> LatentTriples:

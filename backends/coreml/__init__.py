@@ -23,10 +23,10 @@ class CoreMLBackend(Backend):
     def toolchain_versions(self):
         return {name: package_version(name) for name in ("torch", "coremltools", "torchao")}
 
-    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration=None, progress=quiet):
+    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration_samples=None, progress=quiet):
         from edge_sdk.backends.coreml.export import export_graphs
 
-        return export_graphs(graphs, precision, recipe, Path(out_dir), programs=programs or ProgramCache(graphs), calibration=calibration, progress=progress)
+        return export_graphs(graphs, precision, recipe, Path(out_dir), programs=programs or ProgramCache(graphs), calibration=calibration_samples, progress=progress)
 
     def open(self, bundle, *, load_in_turn: bool = False):
         from edge_sdk.backends.coreml.runner import CoreMLRunner

@@ -27,8 +27,8 @@ class CoreMLRunner(Runner):
         import coremltools as ct
 
         self.models = LoadedGraphs(lambda name: ct.models.MLModel(str(bundle.graph_path(name))), in_turn=load_in_turn)
-        self.inputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["inputs"]] for name in GRAPH_NAMES}
-        self.outputs = {name: [spec["name"] for spec in bundle.manifest["graphs"][name]["outputs"]] for name in GRAPH_NAMES}
+        self.inputs = {name: [spec["name"] for spec in bundle.manifest.graphs[name]["inputs"]] for name in GRAPH_NAMES}
+        self.outputs = {name: [spec["name"] for spec in bundle.manifest.graphs[name]["outputs"]] for name in GRAPH_NAMES}
 
     def run(self, name, *tensors):
         feeds = {key: np.ascontiguousarray(t.detach().cpu().numpy()) for key, t in zip(self.inputs[name], tensors)}

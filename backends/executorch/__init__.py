@@ -41,7 +41,7 @@ class ExecuTorchBackend(Backend):
             versions["coremltools"] = package_version("coremltools")
         return versions
 
-    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration=None, progress=quiet):
+    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration_samples=None, progress=quiet):
         from edge_sdk.backends.executorch.export import export_graphs
 
         self.check_precision(precision)
@@ -52,7 +52,7 @@ class ExecuTorchBackend(Backend):
             Path(out_dir),
             delegate=self.delegate,
             programs=programs or ProgramCache(graphs),
-            calibration=calibration,
+            calibration=calibration_samples,
             progress=progress,
         )
 

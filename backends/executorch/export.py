@@ -1,8 +1,9 @@
 """ExecuTorch export: each graph → `torch.export` → delegate rewrites → `to_edge_transform_and_lower` → `.pte`.
 
 - XNNPACK (`executorch`): fp32 graphs; int8 bundles have an int8 step (PT2E with the calibration recipe, see
-  `quantize.py`) and fp16 VAE graphs, their convolution filters stored in fp16 (`half_conv_filters.py`).
-  The step's time projections are folded into a table first (exact; see `_passes/fold_time_projections.py`).
+  `quantize.py`) and fp16 VAE graphs, their convolution filters stored in fp16
+  (`_passes/half_conv_filters_stay_half.py`). The step's time projections are folded into a table first
+  (exact; see `edge_sdk/deploy/passes/fold_time_projections.py`).
 - Core ML delegate (`executorch-coreml`): the same fp32 graphs lowered to Core ML in fp16 for iOS/macOS. It
   exports on Linux; only an Apple build of the runtime can run it.
 """
@@ -18,10 +19,10 @@ from torch import nn
 
 from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
 from edge_sdk.backends.executorch._passes import make_delegable
-from edge_sdk.backends.executorch._passes.fold_time_projections import fold_time_projections
-from edge_sdk.backends.executorch.half_conv_filters import half_conv_filters
-from edge_sdk.backends.executorch.layout_round_trips import without_layout_round_trips
+from edge_sdk.backends.executorch._passes.half_conv_filters_stay_half import half_conv_filters
+from edge_sdk.backends.executorch._passes.layout_round_trips_as_reshapes import without_layout_round_trips
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES
+from edge_sdk.deploy.passes.fold_time_projections import fold_time_projections
 
 SUFFIX = ".pte"
 

@@ -11,8 +11,8 @@ import dataclasses
 import torch
 from torch import nn
 
-from edge_sdk.backends.executorch._passes.position_tables_as_int8 import position_tables_as_int8
 from edge_sdk.backends.base import require_recipe
+from edge_sdk.deploy.passes.position_tables_as_int8 import position_tables_as_int8
 
 
 def recipe_without(recipe, removed: list[str]):

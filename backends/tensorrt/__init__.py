@@ -26,13 +26,13 @@ class TensorRTBackend(Backend):
         versions["tensorrt"] = package_version("tensorrt")
         return versions
 
-    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration=None, progress=quiet):
+    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration_samples=None, progress=quiet):
         from edge_sdk.backends.tensorrt.export import export_graphs
         from edge_sdk.deploy.graph_contract import graph_signatures
 
         return export_graphs(
             graphs, precision, recipe, Path(out_dir), signatures=graph_signatures(graphs),
-            programs=programs or ProgramCache(graphs), calibration=calibration, progress=progress,
+            programs=programs or ProgramCache(graphs), calibration=calibration_samples, progress=progress,
         )
 
     def open(self, bundle, *, load_in_turn: bool = False):

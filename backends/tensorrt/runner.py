@@ -5,7 +5,7 @@ from edge_sdk.errors import BackendUnavailableError
 
 
 def open_tensorrt_bundle(bundle):
-    commands = (bundle.manifest.get("backend_details") or {}).get("trtexec", {})
+    commands = (bundle.manifest.backend_details or {}).get("trtexec", {})
     example = commands.get("step", "trtexec --onnx=step.onnx --stronglyTyped ...")
     raise BackendUnavailableError(
         "TensorRT bundles run on an NVIDIA GPU or Jetson with TensorRT 10+: build each engine there "

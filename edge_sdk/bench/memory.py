@@ -89,21 +89,21 @@ def _probe(args) -> dict:
 
         bundle = read_bundle(args.bundle, verify_files=False)
         get_backend(bundle.backend)  # import the runtime before the baseline is taken
-        import edge_sdk.bundle.host  # noqa: F401
+        import edge_sdk.bundle.inpaint_bundle  # noqa: F401
     baseline = current_rss_mb()
     start = time.perf_counter()
     if args.kind == "bundle":
-        from edge_sdk.bundle.host import load
+        from edge_sdk.bundle.inpaint_bundle import load
 
         graphs = load(args.bundle, load_in_turn=args.load_in_turn).graphs
         size = bundle.image_size
     else:
         from edge_sdk.bench.reference import reference_graphs
-        from edge_sdk.bundle.manifest import read_manifest
+        from edge_sdk.bundle.manifest import Manifest
 
-        manifest = read_manifest(Path(args.bundle))
+        manifest = Manifest.read(Path(args.bundle))
         graphs = reference_graphs(manifest, args.checkpoint, args.vae)
-        size = int(manifest["image_size"])
+        size = manifest.image_size
     image, mask = sample_square(0, size)
     # Where the memory goes: the resident set after each phase, and the high-water mark so far.
     phases = {"loaded": _memory_now()}

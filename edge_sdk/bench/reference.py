@@ -17,17 +17,17 @@ class ReferenceModelError(EdgeSDKError):
     """The fp32 reference model of a bundle cannot be rebuilt (missing or different weights)."""
 
 
-def model_key(manifest: dict) -> dict:
-    """What must be equal for bundles to share one reference: model, weights, size and schedule."""
-    source = manifest.get("model_source") or {}
+def model_key(manifest) -> dict:
+    """What must be equal for bundles to share one reference (a bundle's Manifest): model, weights, size and
+    schedule."""
     return {
-        "model": manifest.get("model", source.get("name", "custom")),
-        "config": source.get("config"),
-        "checkpoint_sha256": source.get("checkpoint_sha256"),
-        "image_size": manifest.get("image_size"),
-        "timesteps": manifest.get("timesteps"),
-        "strength": manifest.get("strength"),
-        "guidance_scale": manifest.get("guidance_scale"),
+        "model": manifest.model_name,
+        "config": manifest.source.get("config"),
+        "checkpoint_sha256": manifest.source.get("checkpoint_sha256"),
+        "image_size": manifest.image_size,
+        "timesteps": list(manifest.timesteps),
+        "strength": manifest.strength,
+        "guidance_scale": manifest.guidance_scale,
     }
 
 
@@ -39,15 +39,14 @@ def _config(source: dict, name: str):
     return resolve_config(name)
 
 
-def reference_models(manifest: dict, checkpoint: Optional[Path] = None, vae: Optional[Path] = None):
-    """(denoiser, vae) in fp32, the same weights the bundle was exported from."""
+def reference_models(manifest, checkpoint: Optional[Path] = None, vae: Optional[Path] = None):
+    """(denoiser, vae) in fp32, the same weights the bundle (its Manifest) was exported from."""
     from edge_sdk.bundle.files import sha256_file
     from edge_sdk.checkpoint import load_denoiser
     from edge_sdk.presets import MODEL_PRESETS
     from edge_sdk.vae import build_vae, resolve_vae
 
-    source = manifest.get("model_source") or {}
-    name = manifest.get("model", source.get("name", "custom"))
+    source, name = manifest.source, manifest.model_name
     config = _config(source, name)
     if checkpoint is not None:
         expected = source.get("checkpoint_sha256")
@@ -72,23 +71,21 @@ def reference_models(manifest: dict, checkpoint: Optional[Path] = None, vae: Opt
     )
 
 
-def reference_graphs(manifest: dict, checkpoint: Optional[Path] = None, vae: Optional[Path] = None):
+def reference_graphs(manifest, checkpoint: Optional[Path] = None, vae: Optional[Path] = None):
     """Unoptimized fp32 `DeployGraphs` with the manifest's steps, strength and guidance."""
     from edge_sdk.deploy import DeployGraphs
 
     denoiser, vae_model = reference_models(manifest, checkpoint, vae)
-    schedule = manifest.get("schedule") or {}
-    steps = int(schedule.get("steps", manifest.get("steps", len(manifest["timesteps"]))))
     graphs = DeployGraphs.build(
         denoiser.float(),
         vae_model.float(),
-        steps=steps,
-        strength=float(manifest.get("strength", 1.0)),
-        guidance_scale=float(manifest.get("guidance_scale", 2.5)),
+        steps=manifest.baked_steps,
+        strength=float(manifest.strength),
+        guidance_scale=float(manifest.guidance_scale),
         optimize=False,
     )
-    if graphs.timesteps != [int(t) for t in manifest["timesteps"]]:
+    if graphs.timesteps != list(manifest.timesteps):
         raise ReferenceModelError(
-            f"the rebuilt schedule {graphs.timesteps} differs from the bundle's baked timesteps {manifest['timesteps']}"
+            f"the rebuilt schedule {graphs.timesteps} differs from the bundle's baked timesteps {manifest.timesteps}"
         )
     return graphs

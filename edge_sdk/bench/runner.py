@@ -161,7 +161,7 @@ def run_bench(
     from tqdm.auto import tqdm
 
     from edge_sdk.atomic_files import write_atomic, write_text_atomic
-    from edge_sdk.bench.gpu_reference import load_gpu_reference, summarise
+    from edge_sdk.bench.gpu_reference_file import load_gpu_reference, summarise
     from edge_sdk.bench.report_json import write_json
     from edge_sdk.bench.report_markdown import render
     from edge_sdk.bench.report_plot import draw
@@ -174,8 +174,7 @@ def run_bench(
     opened = _open_bundles([Path(b) for b in bundles])
     native = [b for b in opened if runner_path is not None and native_runner.runs_natively(b)]
     manifest = opened[0].manifest
-    source = manifest.get("model_source") or {}
-    model_name = manifest.get("model", source.get("name", "custom"))
+    model_name = manifest.model_name
     gpu = summarise(gpu_document, Path(gpu_reference).name, model_name) if gpu_document is not None else None
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -184,7 +183,7 @@ def run_bench(
 
     host = host_info.describe_host()
     set_threads(threads)
-    plan = _Plan(steps, warmup, threads, samples, measure_memory, int(manifest["image_size"]), len(manifest["timesteps"]))
+    plan = _Plan(steps, warmup, threads, samples, measure_memory, manifest.image_size, len(manifest.timesteps))
     per_config = 1 + calls_per_measurement(steps, warmup) + max(samples, 1) + (1 if measure_memory else 0)
     total = per_config * (1 + len(opened)) + max(samples, 1) * len(native)
     bar = tqdm(total=total, unit="call", disable=not progress, leave=False)
@@ -211,11 +210,11 @@ def run_bench(
         "settings": {"steps": steps, "warmup": warmup, "threads": threads, "quality_samples": samples},
         "model": {
             "name": model_name,
-            "random_weights": bool(source.get("random_weights", False)),
+            "random_weights": bool(manifest.source.get("random_weights", False)),
             "image_size": plan.image_size,
-            "timesteps": [int(t) for t in manifest["timesteps"]],
-            "strength": float(manifest.get("strength", 1.0)),
-            "guidance_scale": float(manifest.get("guidance_scale", 2.5)),
+            "timesteps": list(manifest.timesteps),
+            "strength": float(manifest.strength),
+            "guidance_scale": float(manifest.guidance_scale),
         },
         "reference": reference,
         "bundles": entries,
@@ -228,7 +227,7 @@ def run_bench(
     return result
 
 
-def _reference_entry(manifest: dict, first_bundle: Path, plan: _Plan, checkpoint, vae, bar):
+def _reference_entry(manifest, first_bundle: Path, plan: _Plan, checkpoint, vae, bar):
     """(The eager fp32 reference's row, its inpainted samples), built from the bundles' model and schedule."""
     bar.set_description(f"{REFERENCE_NAME}: building")
     start = time.perf_counter()
@@ -252,7 +251,7 @@ def _reference_entry(manifest: dict, first_bundle: Path, plan: _Plan, checkpoint
 
 def _bundle_entry(bundle, plan: _Plan, ref_images: list, bar) -> dict:
     """A bundle's row: loaded through `edge_sdk.load`, measured like the reference, compared with its images."""
-    from edge_sdk.bundle.host import load
+    from edge_sdk.bundle.inpaint_bundle import load
 
     name = bundle.path.name
     bar.set_description(f"{name}: loading")
@@ -268,14 +267,14 @@ def _bundle_entry(bundle, plan: _Plan, ref_images: list, bar) -> dict:
         bar.set_description(f"{name}: peak memory (child process)")
         memory = measure_in_child("bundle", bundle.path, plan.threads)
         bar.update(1)
-    graphs = bundle.manifest["graphs"]
+    graphs = bundle.manifest.graphs
     return _entry(
         name=name, backend=bundle.backend, precision=bundle.precision,
         graph_precisions={g: graphs[g].get("precision", bundle.precision) for g in graphs},
-        size=sum(int(r["bytes"]) for r in bundle.manifest["files"].values()), load_s=load_s, latency=latency,
+        size=sum(int(r["bytes"]) for r in bundle.manifest.files.values()), load_s=load_s, latency=latency,
         end_to_end=e2e, steps_run=plan.steps_run, memory=memory,
         threads={"requested": plan.threads, "runtime": runtime_threads(bundle.backend)}, quality=quality,
-        vector=(bundle.manifest.get("test_vector") or {}).get("measured"),
+        vector=bundle.manifest.test_vector.get("measured"),
     )
 
 
@@ -289,15 +288,15 @@ def _cpp_entry(bundle, runner: Path, plan: _Plan, ref_images: list, bar, notes: 
         notes.append(f"{name} (C++ runner): {measured['note']}")
     latency, end_to_end_s = native_runner.latency(report)
     memory = report["memory_mb"]
-    graphs = bundle.manifest["graphs"]
+    graphs = bundle.manifest.graphs
     return _entry(
         name=name, backend=bundle.backend, precision=bundle.precision, runner="cpp",
         graph_precisions={g: graphs[g].get("precision", bundle.precision) for g in graphs},
-        size=sum(int(r["bytes"]) for r in bundle.manifest["files"].values()), load_s=report["open_ms"] / 1000.0, latency=latency,
+        size=sum(int(r["bytes"]) for r in bundle.manifest.files.values()), load_s=report["open_ms"] / 1000.0, latency=latency,
         end_to_end=(end_to_end_s, True), steps_run=plan.steps_run,
         memory={"peak_rss_mb": round(memory["peak_rss"], 1), "baseline_rss_mb": round(memory["before_open"], 1)},
         threads={"requested": plan.threads, "runtime": plan.threads}, quality=measured["quality"],
-        vector=(bundle.manifest.get("test_vector") or {}).get("measured"),
+        vector=bundle.manifest.test_vector.get("measured"),
     )
 
 

@@ -1,4 +1,4 @@
-"""Bundles: one directory per exported model (manifest, three graphs, a test vector), and the host loop.
+"""Bundles: one directory per exported model (manifest, three graphs, a test vector), and loading one.
 
     bundle = edge_sdk.load("bundles/tiny-executorch-fp32")   # hashes checked, runtime opened
     result = bundle.inpaint("photo.jpg", "mask.png", seed=0)
@@ -16,7 +16,7 @@ def __getattr__(name):
 
         return export_bundle
     if name == "load":
-        from edge_sdk.bundle.host import load
+        from edge_sdk.bundle.inpaint_bundle import load
 
         return load
     if name == "read_bundle":

@@ -149,7 +149,7 @@ def _export(args, recipe, pipe, progress):
         random_weights=pipe.random_weights,
     )
     return export_bundle(
-        graphs, args.backend, args.precision, args.output, recipe=recipe, prediction=prediction, model=model, progress=progress
+        graphs, args.backend, args.precision, args.output, recipe=recipe, predicted_quality=prediction, model=model, progress=progress
     )
 
 
@@ -181,7 +181,7 @@ def cmd_info(args) -> None:
 
 
 def inpaint_with_bundle(args) -> None:
-    from edge_sdk.bundle.host import load
+    from edge_sdk.bundle.inpaint_bundle import load
     from edge_sdk.cli_shared import print_note
     from edge_sdk.imaging import load_image, load_mask
     from edge_sdk.output_files import check_output_image, save_image_atomic
@@ -194,7 +194,8 @@ def inpaint_with_bundle(args) -> None:
     check_output_image(args.output, inputs=(args.image, args.mask))
     use_threads(args)
     bundle = load(args.bundle)
-    baked = {"--steps": (args.steps, len(bundle.timesteps)), "--guidance": (args.guidance, bundle.manifest.get("guidance_scale")), "--strength": (args.strength, bundle.manifest.get("strength"))}
+    baked_manifest = bundle.bundle.manifest
+    baked = {"--steps": (args.steps, len(bundle.timesteps)), "--guidance": (args.guidance, baked_manifest.guidance_scale), "--strength": (args.strength, baked_manifest.strength)}
     defaults = {"--steps": 20, "--guidance": 2.5, "--strength": None}  # what is left when the flag is not given
     for flag, (asked, value) in baked.items():
         if asked != defaults[flag] and asked != value:

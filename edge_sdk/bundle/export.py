@@ -9,15 +9,8 @@ from typing import Optional
 
 from edge_sdk.backends.base import ProgramCache, quiet
 from edge_sdk.bundle.files import file_records, listed_files, publishing_directory
-from edge_sdk.bundle.manifest import (
-    FORMAT,
-    FORMAT_VERSION,
-    Bundle,
-    read_bundle,
-    utc_now,
-    write_manifest,
-)
-from edge_sdk.bundle.test_vector import TEST_VECTOR_FILE, make_test_vector, run_test_vector, save_test_vector, tolerances
+from edge_sdk.bundle.manifest import Bundle, Manifest, read_bundle, utc_now
+from edge_sdk.bundle.known_answers import TEST_VECTOR_FILE, make_test_vector, run_test_vector, save_test_vector, tolerances
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES, graph_signatures
 
 
@@ -31,8 +24,8 @@ def export_bundle(
     out_dir,
     *,
     recipe=None,
-    prediction: Optional[dict] = None,
-    calibration=None,
+    predicted_quality: Optional[dict] = None,
+    calibration_samples=None,
     model: Optional[dict] = None,
     programs: Optional[ProgramCache] = None,
     progress=quiet,
@@ -40,7 +33,7 @@ def export_bundle(
 ) -> Bundle:
     """Export `graphs` (a DeployGraphs) as a bundle directory at `out_dir`; returns the written Bundle.
 
-    `recipe` (an `edge_sdk.calibration.recipe.Recipe`) is required for int8; `prediction` is what its
+    `recipe` (an `edge_sdk.calibration.recipe.Recipe`) is required for int8; `predicted_quality` is what its
     calibration report predicted (see `bundle.calibrate.prediction_summary`). `model` describes where the
     weights came from (see `manifest.model_description`). With `measure`, a backend whose runtime exists
     here runs the test vector before the bundle is published and the errors go into the manifest.
@@ -55,73 +48,71 @@ def export_bundle(
     progress("test vector: running the fp32 reference graphs")
     vector = make_test_vector(graphs)
     with publishing_directory(out_dir) as staging:
-        result = chosen.export(graphs, precision, recipe, staging, programs=programs, calibration=calibration, progress=progress)
+        result = chosen.export(graphs, precision, recipe, staging, programs=programs, calibration_samples=calibration_samples, progress=progress)
         save_test_vector(vector, staging / TEST_VECTOR_FILE)
         extra = list(result.extra_files)
         if recipe is not None:
             # The recipe travels with the bundle: which layers are int8, their ranges, and the data it came from.
             (staging / RECIPE_FILE).write_text(json.dumps(recipe.to_dict(), indent=2) + "\n", encoding="utf-8")
             extra.append(RECIPE_FILE)
-        manifest = _manifest(graphs, chosen, precision, result, model or {"name": "custom"}, prediction)
+        manifest = _manifest(graphs, chosen, precision, result, model or {"name": "custom"}, predicted_quality)
         measured = None
         if measure and chosen.runtime_available()[0]:
             progress("test vector: running the exported graphs")
             runner = chosen.open(Bundle(path=staging, manifest=manifest))
             measured = run_test_vector(runner, vector)
             del runner
-        manifest["test_vector"].update(
+        manifest.test_vector.update(
             tolerance=tolerances(result.graph_precisions, measured),
             measured=measured,
         )
         _add_file_records(manifest, staging, result, list(result.files.values()) + extra + [TEST_VECTOR_FILE])
-        manifest["export_seconds"] = {
+        manifest.export_seconds = {
             **{f"torch_export_{k}": round(v, 2) for k, v in programs.seconds.items()},
             **{k: round(v, 2) for k, v in result.seconds.items()},
             "total": round(time.perf_counter() - started, 2),
         }
-        write_manifest(staging, manifest)
+        manifest.write(staging)
     progress(f"wrote {out_dir}")
     return read_bundle(out_dir, verify_files=False)
 
 
-def _manifest(graphs, chosen, precision: str, result, model: dict, prediction: Optional[dict]) -> dict:
-    """manifest.json's document before the test vector's errors and the file records are added."""
+def _manifest(graphs, chosen, precision: str, result, model: dict, predicted_quality: Optional[dict]) -> Manifest:
+    """The manifest before the test vector's errors and the file records are added."""
     from edge_sdk import __version__
 
     signatures = graph_signatures(graphs)
     schedule = graphs.schedule.to_dict()
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "backend": chosen.name,
-        "precision": precision,
-        "model": model.get("name", "custom"),
-        "model_source": model,
-        "image_size": graphs.config.image_size,
-        "latent_size": graphs.config.sample_size,
-        "latent_channels": graphs.encode.latent_channels,
-        "steps": schedule["steps"],
-        "strength": schedule["strength"],
-        "guidance_scale": graphs.guidance_scale,
-        "timesteps": schedule["timesteps"],
-        "schedule": schedule,
-        "graphs": {
+    return Manifest(
+        backend=chosen.name,
+        precision=precision,
+        model=model.get("name", "custom"),
+        model_source=model,
+        image_size=graphs.config.image_size,
+        latent_size=graphs.config.sample_size,
+        latent_channels=graphs.encode.latent_channels,
+        steps=schedule["steps"],
+        strength=schedule["strength"],
+        guidance_scale=graphs.guidance_scale,
+        timesteps=schedule["timesteps"],
+        schedule=schedule,
+        graphs={
             name: {"file": result.files[name], "precision": result.graph_precisions[name], **signatures[name]}
             for name in GRAPH_NAMES
         },
-        "test_vector": {"file": TEST_VECTOR_FILE},
-        "calibration": prediction,
-        "backend_details": result.details,
-        "sdk_version": __version__,
-        "toolchain": chosen.toolchain_versions(),
-        "created": utc_now(),
-    }
+        test_vector={"file": TEST_VECTOR_FILE},
+        calibration=predicted_quality,
+        backend_details=result.details,
+        sdk_version=__version__,
+        toolchain=chosen.toolchain_versions(),
+        created=utc_now(),
+    )
 
 
-def _add_file_records(manifest: dict, staging: Path, result, entries: list[str]) -> None:
+def _add_file_records(manifest: Manifest, staging: Path, result, entries: list[str]) -> None:
     """Every file's size and sha256, and each single-file graph's sha256 beside its entry."""
-    manifest["files"] = file_records(staging, listed_files(staging, entries))
+    manifest.files = file_records(staging, listed_files(staging, entries))
     for name in GRAPH_NAMES:
-        record = manifest["files"].get(result.files[name])
+        record = manifest.files.get(result.files[name])
         if record is not None:  # a single-file graph (a directory graph's files are listed one by one)
-            manifest["graphs"][name]["sha256"] = record["sha256"]
+            manifest.graphs[name]["sha256"] = record["sha256"]

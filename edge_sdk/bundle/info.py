@@ -16,26 +16,26 @@ def describe_bundle(path, as_json: bool = False) -> str:
     bundle = read_bundle(path, verify_files=False)
     manifest = bundle.manifest
     if as_json:
-        return json.dumps(manifest, indent=2)
+        return json.dumps(manifest.to_dict(), indent=2)
     lines = [
         f"bundle     {bundle.path}",
-        f"backend    {manifest['backend']} ({manifest['precision']})",
-        f"model      {manifest.get('model')}  image {manifest['image_size']}²  steps {len(manifest['timesteps'])}  "
-        f"strength {manifest.get('strength')}  guidance {manifest.get('guidance_scale')}",
-        f"created    {manifest.get('created')}  SDK {manifest.get('sdk_version')}  "
-        + "  ".join(f"{k} {v}" for k, v in (manifest.get("toolchain") or {}).items()),
+        f"backend    {manifest.backend} ({manifest.precision})",
+        f"model      {manifest.model}  image {manifest.image_size}²  steps {len(manifest.timesteps)}  "
+        f"strength {manifest.strength}  guidance {manifest.guidance_scale}",
+        f"created    {manifest.created}  SDK {manifest.sdk_version}  "
+        + "  ".join(f"{k} {v}" for k, v in (manifest.toolchain or {}).items()),
         "graphs:",
     ]
     total = 0
     for name in GRAPH_NAMES:
-        graph = manifest["graphs"][name]
+        graph = manifest.graphs[name]
         size = directory_size(bundle.graph_path(name)) if bundle.graph_path(name).exists() else 0
         total += size
         shapes = ", ".join(f"{s['name']} {s['shape']}" for s in graph.get("inputs", []))
         lines.append(f"  {name:<7} {graph['file']:<22} {_megabytes(size):>12}  {graph.get('precision', '')}  ({shapes})")
-    other = sum(r["bytes"] for rel, r in manifest["files"].items() if not any(rel.startswith(manifest["graphs"][n]["file"]) for n in GRAPH_NAMES))
+    other = sum(r["bytes"] for rel, r in manifest.files.items() if not any(rel.startswith(manifest.graphs[n]["file"]) for n in GRAPH_NAMES))
     lines.append(f"  total   {_megabytes(total + other)} (graphs {_megabytes(total)}, test vector {_megabytes(other)})")
-    details = manifest.get("backend_details") or {}
+    details = manifest.backend_details or {}
     delegation = details.get("delegation")
     if delegation:
         lines.append("delegation:")
@@ -51,7 +51,7 @@ def describe_bundle(path, as_json: bool = False) -> str:
     for key, value in details.items():
         if key != "delegation":
             lines.append(f"{key}: {json.dumps(value) if not isinstance(value, str) else value}")
-    vector = manifest.get("test_vector", {})
+    vector = manifest.test_vector
     if vector.get("measured"):
         lines.append("test vector at export: " + ", ".join(
             f"{name} {error:.2e} (allowed {vector['tolerance'][name]:.2e})" for name, error in vector["measured"].items()))

@@ -1,7 +1,8 @@
 """The bundle manifest: what a bundle holds, where it came from, and the hash of every file.
 
 A bundle is a directory: `manifest.json`, the three graphs in the backend's format and a test vector.
-`read_bundle` validates the manifest and (by default) every file's sha256 before anything is loaded.
+`Manifest` is the one reader and writer of manifest.json; `read_bundle` validates the manifest and (by
+default) every file's sha256 before anything is loaded.
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import os
 from pathlib import Path
 from typing import Optional
 
+from edge_sdk.atomic_files import write_text_atomic
 from edge_sdk.bundle.files import sha256_file
+from edge_sdk.deploy.host_loop import StartOfLoop
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 from edge_sdk.errors import BundleError
 
@@ -25,41 +28,135 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+# manifest.json's keys in the order they are written; keys a manifest lacks stay absent when it is written back.
+FIELD_ORDER = (
+    "format", "format_version", "backend", "precision", "model", "model_source", "image_size", "latent_size",
+    "latent_channels", "steps", "strength", "guidance_scale", "timesteps", "schedule", "graphs", "test_vector",
+    "calibration", "backend_details", "sdk_version", "toolchain", "created", "files", "export_seconds",
+)
+REQUIRED = ("backend", "precision", "graphs", "files", "image_size", "timesteps", "schedule", "test_vector")
+
+
+@dataclasses.dataclass
+class Manifest:
+    """manifest.json as a typed object: `Manifest.read(path)` validates, `manifest.write(path)` is atomic.
+
+    `graphs` maps each graph to {file, precision, inputs, outputs, sha256}; `files` maps every file to
+    {bytes, sha256}; `backend_details` is the backend's own record (delegation, quantization, ...).
+    """
+
+    backend: str
+    precision: str
+    image_size: int
+    timesteps: list[int]
+    schedule: dict
+    graphs: dict
+    test_vector: dict
+    files: dict = dataclasses.field(default_factory=dict)
+    model: str = "custom"
+    model_source: Optional[dict] = None
+    latent_size: Optional[int] = None
+    latent_channels: Optional[int] = None
+    steps: Optional[int] = None
+    strength: float = 1.0
+    guidance_scale: float = 2.5
+    calibration: Optional[dict] = None  # what the int8 recipe's calibration predicted (PSNR), else null
+    backend_details: dict = dataclasses.field(default_factory=dict)
+    sdk_version: Optional[str] = None
+    toolchain: dict = dataclasses.field(default_factory=dict)
+    created: Optional[str] = None
+    export_seconds: Optional[dict] = None
+    # Keys this SDK does not know (kept for writing back) and known keys the document lacked (left out again).
+    unknown: dict = dataclasses.field(default_factory=dict, repr=False)
+    absent: tuple = dataclasses.field(default=(), repr=False)
+
+    @property
+    def baked_steps(self) -> int:
+        """The step count the schedule was built with (older manifests record it in the schedule only)."""
+        return int(self.steps if self.steps is not None else self.schedule.get("steps", len(self.timesteps)))
+
+    @property
+    def source(self) -> dict:
+        return self.model_source or {}
+
+    @property
+    def model_name(self) -> str:
+        return self.model if "model" not in self.absent else self.source.get("name", "custom")
+
+    def loop_schedule(self) -> StartOfLoop:
+        """What the host loop needs: the timesteps and how the first latent is made."""
+        return StartOfLoop(
+            timesteps=tuple(self.timesteps),
+            starts_from_noise=bool(self.schedule.get("starts_from_noise", self.strength >= 1.0)),
+            start_signal=float(self.schedule.get("start_signal", 0.0)),
+            start_noise=float(self.schedule.get("start_noise", 1.0)),
+        )
+
+    @classmethod
+    def from_dict(cls, document, where) -> "Manifest":
+        """A validated Manifest; BundleError names the first problem (`where`: the file, for the message)."""
+        _validate(document, where)
+        known = {field.name for field in dataclasses.fields(cls)} - {"unknown", "absent"}
+        values = {key: document[key] for key in known if key in document}
+        values["timesteps"] = [int(t) for t in document["timesteps"]]
+        values["image_size"] = int(document["image_size"])
+        return cls(
+            **values,
+            unknown={key: value for key, value in document.items() if key not in known and key not in FIELD_ORDER[:2]},
+            absent=tuple(key for key in FIELD_ORDER[2:] if key not in document),
+        )
+
+    def to_dict(self) -> dict:
+        """The JSON document, keys in FIELD_ORDER (as exports have always written them), unknown keys last."""
+        document = {"format": FORMAT, "format_version": FORMAT_VERSION}
+        for key in FIELD_ORDER[2:]:
+            if key not in self.absent:
+                document[key] = getattr(self, key)
+        document.update(self.unknown)
+        return document
+
+    @classmethod
+    def read(cls, path) -> "Manifest":
+        """The manifest of the bundle folder `path` (clear one-line BundleError for anything wrong)."""
+        return read_manifest(path)
+
+    def write(self, directory) -> Path:
+        """Write manifest.json into `directory` atomically."""
+        target = Path(directory) / MANIFEST_NAME
+        return write_text_atomic(target, json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+
+
 @dataclasses.dataclass(frozen=True)
 class Bundle:
     """A bundle directory whose manifest has been read (and, by `read_bundle`, whose files were checked)."""
 
     path: Path
-    manifest: dict
+    manifest: Manifest
 
     @property
     def backend(self) -> str:
-        return self.manifest["backend"]
+        return self.manifest.backend
 
     @property
     def precision(self) -> str:
-        return self.manifest["precision"]
+        return self.manifest.precision
 
     @property
     def timesteps(self) -> list[int]:
-        return [int(t) for t in self.manifest["timesteps"]]
-
-    @property
-    def schedule(self) -> dict:
-        return self.manifest["schedule"]
+        return list(self.manifest.timesteps)
 
     @property
     def image_size(self) -> int:
-        return int(self.manifest["image_size"])
+        return self.manifest.image_size
 
     def graph_path(self, name: str) -> Path:
-        return self.path / self.manifest["graphs"][name]["file"]
+        return self.path / self.manifest.graphs[name]["file"]
 
     def file_path(self, relative: str) -> Path:
         return self.path / relative
 
 
-def read_manifest(path: Path) -> dict:
+def read_manifest(path) -> Manifest:
     if not isinstance(path, (str, os.PathLike)):
         raise BundleError(f"a bundle is a folder path, got {type(path).__name__}")
     path = Path(path)
@@ -71,11 +168,10 @@ def read_manifest(path: Path) -> dict:
     if not manifest_path.is_file():
         raise BundleError(f"{path} is not a bundle: {MANIFEST_NAME} is missing")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        document = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BundleError(f"{manifest_path} is not readable JSON ({exc.__class__.__name__}): the bundle is damaged") from None
-    _validate(manifest, manifest_path)
-    return manifest
+    return Manifest.from_dict(document, manifest_path)
 
 
 def _validate(manifest, where: Path) -> None:
@@ -84,7 +180,7 @@ def _validate(manifest, where: Path) -> None:
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise BundleError(f"{where}: bundle format version {version!r} is not supported (this SDK reads version {FORMAT_VERSION}); re-export the bundle")
-    for key in ("backend", "precision", "graphs", "files", "image_size", "timesteps", "schedule", "test_vector"):
+    for key in REQUIRED:
         if key not in manifest:
             raise BundleError(f"{where}: the manifest has no '{key}': the bundle is damaged")
     graphs = manifest["graphs"]
@@ -121,13 +217,13 @@ def _check_backend_files(manifest: dict, where: Path) -> None:
             )
 
 
-def check_files(path: Path, manifest: dict) -> None:
+def check_files(path: Path, manifest: Manifest) -> None:
     """Raise BundleError naming the first missing or changed file (every listed file is hashed)."""
-    missing = [rel for rel in manifest["files"] if not (path / rel).is_file()]
+    missing = [rel for rel in manifest.files if not (path / rel).is_file()]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise BundleError(f"bundle {path}: file {missing[0]} is missing{more}; the bundle is incomplete, re-export it")
-    for rel, record in manifest["files"].items():
+    for rel, record in manifest.files.items():
         file = path / rel
         if file.stat().st_size != record.get("bytes"):
             raise BundleError(
@@ -145,12 +241,6 @@ def read_bundle(path, verify_files: bool = True) -> Bundle:
     if verify_files:
         check_files(path, manifest)
     return Bundle(path=path, manifest=manifest)
-
-
-def write_manifest(directory: Path, manifest: dict) -> Path:
-    target = Path(directory) / MANIFEST_NAME
-    target.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    return target
 
 
 def model_description(

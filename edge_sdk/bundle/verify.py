@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 from edge_sdk.errors import BundleError
-from edge_sdk.bundle.host import open_runner
+from edge_sdk.bundle.inpaint_bundle import open_runner
 from edge_sdk.bundle.manifest import read_bundle
-from edge_sdk.bundle.test_vector import load_test_vector, run_test_vector
+from edge_sdk.bundle.known_answers import load_test_vector, run_test_vector
 
 
 @dataclasses.dataclass
@@ -34,15 +34,15 @@ def verify_bundle(path, run: bool = True) -> VerifyReport:
     from edge_sdk.backends import get_backend
 
     bundle = read_bundle(path)
-    tolerance = bundle.manifest["test_vector"].get("tolerance", {})
-    files = len(bundle.manifest["files"])
+    tolerance = bundle.manifest.test_vector.get("tolerance", {})
+    files = len(bundle.manifest.files)
     if not run:
         return VerifyReport(bundle.path, files, None, tolerance, "not requested")
     backend = get_backend(bundle.backend)
     ok, why = backend.runtime_available()
     if not ok:
         return VerifyReport(bundle.path, files, None, tolerance, why)
-    vector = load_test_vector(bundle.path / bundle.manifest["test_vector"]["file"])
+    vector = load_test_vector(bundle.path / bundle.manifest.test_vector["file"])
     errors = run_test_vector(open_runner(bundle), vector)
     for name, error in errors.items():
         if not error <= tolerance.get(name, 0.0):

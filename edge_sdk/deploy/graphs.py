@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from edge_sdk.config import MoebiusConfig
+from edge_sdk.deploy import host_loop
 from edge_sdk.deploy.decode import DecodeGraph
 from edge_sdk.deploy.encode import EncodeGraph
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES
@@ -89,27 +90,16 @@ class DeployGraphs:
 
     def start_latent(self, noise: torch.Tensor, clean_latents: Optional[torch.Tensor] = None) -> torch.Tensor:
         """The first x: the noise itself at strength ≥ 1, else add_noise(clean, noise, timesteps[0])."""
-        if self.schedule.starts_from_noise:
-            return noise
-        if clean_latents is None:
-            raise ValueError("strength < 1 starts from the image: pass the clean_latents the encode graph returns")
-        return self.schedule.start_signal * clean_latents + self.schedule.start_noise * noise
+        return host_loop.start_latent(self.schedule, noise, clean_latents)
 
-    @torch.no_grad()
     def denoise(self, x, masked_latents, mask_latent) -> torch.Tensor:
         """The app-side loop: every baked step, in order."""
-        for i in range(len(self.schedule.timesteps)):
-            index = torch.tensor([i], dtype=torch.int64, device=x.device)
-            x = self.step(x, masked_latents, mask_latent, index)
-        return x
+        return host_loop.denoise(self.step, self.schedule, x, masked_latents, mask_latent)
 
-    @torch.no_grad()
     def run(self, image: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """image [1,3,512,512] in [−1,1], mask [1,1,512,512] in {0,1}, noise [1,4,64,64] → image in [0,1]."""
-        masked_latents, mask_latent, *clean = self.encode(image, mask)
-        x = self.start_latent(noise, *clean)
-        x = self.denoise(x, masked_latents, mask_latent)
-        return self.decode(x.to(next(self.decode.parameters()).dtype))
+        vae_dtype = next(self.decode.parameters()).dtype
+        return host_loop.run_loop(self.encode, self.step, lambda x: self.decode(x.to(vae_dtype)), self.schedule, image, mask, noise)
 
     def example_inputs(self, batch: int = 1) -> dict[str, tuple]:
         """Inputs of the deployed shapes for each graph (seeded, on the graphs' device)."""

@@ -21,7 +21,7 @@ from edge_sdk.deploy.schedule import ddim_schedule
 from edge_sdk.deploy.step import build_step
 from edge_sdk.model import MoebiusDenoiser
 from edge_sdk.presets import MODEL_PRESETS
-from edge_sdk.vae import VAE_PRESETS
+from edge_sdk.vae import VAE_CONFIGS
 
 
 
@@ -30,7 +30,7 @@ def _preset_vae(model) -> Optional[Union[str, Path]]:
     if not isinstance(model, str) or model not in MODEL_PRESETS:
         return None
     preset = MODEL_PRESETS[model]
-    if preset.vae in VAE_PRESETS:
+    if preset.vae in VAE_CONFIGS:
         return preset.vae
     packaged = getattr(preset, "packaged", None)
     return packaged(preset.vae) if packaged is not None else None
@@ -38,12 +38,12 @@ def _preset_vae(model) -> Optional[Union[str, Path]]:
 
 def _meta_vae(vae: Union[str, Path]) -> AutoencoderKL:
     """The VAE's architecture on the meta device, from a preset name or a diffusers folder's config.json."""
-    if isinstance(vae, str) and vae in VAE_PRESETS:
-        config = VAE_PRESETS[vae]
+    if isinstance(vae, str) and vae in VAE_CONFIGS:
+        config = VAE_CONFIGS[vae]
     else:
         config_path = Path(vae) / "config.json"
         if not config_path.is_file():
-            raise ConfigError(f"VAE {vae}: not a preset ({', '.join(VAE_PRESETS)}) nor a folder with config.json")
+            raise ConfigError(f"VAE {vae}: not a preset ({', '.join(VAE_CONFIGS)}) nor a folder with config.json")
         config = AutoencoderKL.load_config(str(vae))
     with torch.device("meta"):
         return AutoencoderKL.from_config(config)

@@ -81,12 +81,12 @@ class Inpainter:
         self.sampling = sampling
         self.reference = None
         if spec.bundle is not None:
-            from edge_sdk.bundle.host import load
+            from edge_sdk.bundle.inpaint_bundle import load
 
             self.bundle = load(spec.bundle)
             self.pipe = None
             if evaluate:
-                self.reference = _reference_pipeline(self.bundle.manifest)
+                self.reference = _reference_pipeline(self.bundle.bundle.manifest)
         else:
             from edge_sdk.pipeline import InpaintPipeline
             from edge_sdk.presets import DEFAULT_MODEL, OFFICIAL_CONFIG
@@ -112,15 +112,13 @@ class Inpainter:
         return result, None  # the model is its own reference
 
 
-def _reference_pipeline(manifest: dict):
+def _reference_pipeline(manifest):
     """The PyTorch eager fp32 pipeline of a bundle's model, with the bundle's schedule and guidance."""
     from edge_sdk.bench.reference import reference_models
     from edge_sdk.pipeline import InpaintPipeline
 
     denoiser, vae = reference_models(manifest)
-    schedule = manifest.get("schedule") or {}
-    steps = int(schedule.get("steps", manifest.get("steps", len(manifest["timesteps"]))))
-    kwargs = {"steps": steps, "strength": float(manifest.get("strength", 1.0)), "guidance_scale": float(manifest.get("guidance_scale", 2.5))}
+    kwargs = {"steps": manifest.baked_steps, "strength": float(manifest.strength), "guidance_scale": float(manifest.guidance_scale)}
     return InpaintPipeline(denoiser.float(), vae.float()), kwargs
 
 

@@ -1,7 +1,11 @@
 """Graph-rewrite passes for deployment, one per module, each exact up to float rounding.
 
 They work on `nn.Module` trees (swapping submodules), so the rewritten denoiser stays readable and
-exports with `torch.export`. `optimize_step_denoiser` applies them all to a copy.
+exports with `torch.export`. `optimize_step_denoiser` applies the `PASSES` to a copy: every backend's graphs.
+
+A backend may apply two more to its own copy of the step graph (the ExecuTorch backend does):
+`fold_time_projections` (exact) and `position_tables_as_int8` (weight-only int8 storage, within int8 rounding).
+Rewrites of an exported graph for one runtime's compiler are in that backend's `_passes/`.
 """
 from __future__ import annotations
 

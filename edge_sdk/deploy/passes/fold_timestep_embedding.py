@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 
-class TimestepEmbeddingTable(nn.Module):
-    """Step index i → the time embedding the MLP gives for timesteps[i], [1, D]."""
+class StepTable(nn.Module):
+    """Step index i → row i of a table computed once per baked timestep, [1, D]: here the time embedding the
+    MLP gives for timesteps[i]; `fold_time_projections` stores every block's time addition the same way."""
 
     def __init__(self, table: torch.Tensor):
         super().__init__()
@@ -23,10 +24,10 @@ class TimestepEmbeddingTable(nn.Module):
 def fold_timestep_embedding(step_denoiser: nn.Module) -> nn.Module:
     """Swap a StepDenoiser's TimestepEmbedder for the table of its outputs."""
     embedder = step_denoiser.time
-    if isinstance(embedder, TimestepEmbeddingTable):
+    if isinstance(embedder, StepTable):
         return step_denoiser
     indices = torch.arange(embedder.timesteps.shape[0], device=embedder.timesteps.device)
     with torch.no_grad():
         table = torch.cat([embedder(indices[j : j + 1]) for j in range(indices.shape[0])])
-    step_denoiser.time = TimestepEmbeddingTable(table)
+    step_denoiser.time = StepTable(table)
     return step_denoiser

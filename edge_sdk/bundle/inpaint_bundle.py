@@ -1,9 +1,9 @@
-"""The host loop over a bundle's runner, and `load()`: what `edge_sdk.load(bundle_dir)` returns.
+"""`load()` and what it returns, `InpaintBundle`: a bundle's programs opened in its runtime, run by the host loop.
 
-The loop is the app-side loop of the deploy graphs: encode → start latent → step i = 0..n−1 → decode. The
-start latent for strength < 1 uses the manifest's `schedule.start_signal/start_noise`, the same fp32
-arithmetic as `DeployGraphs.start_latent`. Images of any size go through `inpaint_any_size`, the reference
-pipeline's crop/paste/empty-mask logic with the same seeded noise.
+The loop is the deploy graphs' own (`edge_sdk.deploy.host_loop`): encode → start latent → step i = 0..n−1 →
+decode, here over the runner's programs, with the start latent's coefficients read from the manifest. Images
+of any size go through `inpaint_any_size`, the reference pipeline's crop/paste/empty-mask logic with the same
+seeded noise.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Optional
 import torch
 
 from edge_sdk.bundle.manifest import Bundle, read_bundle
+from edge_sdk.deploy.host_loop import run_loop, start_latent
 
 
 class BundleGraphs:
@@ -23,10 +24,7 @@ class BundleGraphs:
         self.runner = runner
         self.bundle = bundle
         self.timesteps = bundle.timesteps
-        schedule = bundle.schedule
-        self.starts_from_noise = bool(schedule.get("starts_from_noise", float(bundle.manifest.get("strength", 1.0)) >= 1.0))
-        self.start_signal = float(schedule.get("start_signal", 0.0))
-        self.start_noise = float(schedule.get("start_noise", 1.0))
+        self.schedule = bundle.manifest.loop_schedule()
 
     def encode(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(self.runner.encode(image, mask))
@@ -39,22 +37,11 @@ class BundleGraphs:
         return self.runner.decode(latents)
 
     def start_latent(self, noise: torch.Tensor, clean_latents: Optional[torch.Tensor] = None) -> torch.Tensor:
-        if self.starts_from_noise:
-            return noise
-        if clean_latents is None:
-            raise ValueError("strength < 1 starts from the image: pass the clean_latents the encode graph returns")
-        return self.start_signal * clean_latents + self.start_noise * noise
+        return start_latent(self.schedule, noise, clean_latents)
 
-    @torch.no_grad()
     def run(self, image: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor, progress: bool = False) -> torch.Tensor:
         """image [1,3,S,S] in [−1,1], mask [1,1,S,S] in {0,1}, noise [1,4,S/8,S/8] → image [1,3,S,S] in [0,1]."""
-        from tqdm.auto import tqdm
-
-        masked_latents, mask_latent, *clean = self.encode(image, mask)
-        x = self.start_latent(noise, *clean)
-        for i in tqdm(range(len(self.timesteps)), desc="denoising", disable=not progress, leave=False):
-            x = self.step(x, masked_latents, mask_latent, i)
-        return self.decode(x)
+        return run_loop(self.encode, self.step, self.decode, self.schedule, image, mask, noise, progress=progress)
 
 
 class InpaintBundle:
@@ -66,7 +53,8 @@ class InpaintBundle:
 
     @property
     def manifest(self) -> dict:
-        return self.bundle.manifest
+        """manifest.json's document (the typed one is `.bundle.manifest`)."""
+        return self.bundle.manifest.to_dict()
 
     @property
     def path(self) -> Path:
@@ -82,11 +70,11 @@ class InpaintBundle:
 
     @property
     def notice(self) -> Optional[str]:
-        source = self.manifest.get("model_source") or {}
-        if source.get("random_weights"):
+        manifest = self.bundle.manifest
+        if manifest.source.get("random_weights"):
             from edge_sdk.presets import RANDOM_WEIGHTS_NOTICE
 
-            return RANDOM_WEIGHTS_NOTICE.format(name=self.manifest.get("model", "custom"))
+            return RANDOM_WEIGHTS_NOTICE.format(name=manifest.model)
         return None
 
     def inpaint(self, image, mask, seed: int = 0, progress: bool = False):

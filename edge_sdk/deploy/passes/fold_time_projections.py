@@ -13,18 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edge_sdk.deploy.passes.fold_timestep_embedding import StepTable
 from edge_sdk.model import ResnetBlock
-
-
-class TimeProjectionTable(nn.Module):
-    """Step index i [1] → the row of every block's time addition for timesteps[i], [1, Σ channels]."""
-
-    def __init__(self, table: torch.Tensor):
-        super().__init__()
-        self.register_buffer("table", table)
-
-    def forward(self, i: torch.Tensor) -> torch.Tensor:
-        return self.table[i]
 
 
 class ResnetBlockWithTimeRow(nn.Module):
@@ -74,5 +64,5 @@ def fold_time_projections(step_graph: nn.Module) -> list[str]:
         folded.append(f"{module_names[id(block)]}.time_emb_proj")
         setattr(owner, attribute, ResnetBlockWithTimeRow(block, offset))
         offset += block.time_emb_proj.out_features
-    denoiser.time = TimeProjectionTable(table)
+    denoiser.time = StepTable(table)  # row i: every block's time addition for timesteps[i]
     return folded

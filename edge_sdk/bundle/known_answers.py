@@ -1,4 +1,4 @@
-"""The test vector embedded in every bundle: inputs and expected outputs of one `step` and of `decode`.
+"""The known answers every bundle carries (its test vector): inputs and expected outputs of one `step` and of `decode`.
 
 Inputs are realistic rather than random: the latents of a bundled sample photo and its mask (encoded by the
 fp32 reference graphs), the seeded start noise, and retained step 0. Expected outputs come from the fp32
