@@ -160,11 +160,7 @@ def run_bench(
     runner (`cpp_runner`, or the one built in build/bindings-cpp; a note says so when there is none)."""
     from tqdm.auto import tqdm
 
-    from edge_sdk.atomic_files import write_atomic, write_text_atomic
     from edge_sdk.bench.gpu_reference_file import load_gpu_reference, summarise
-    from edge_sdk.bench.report_json import write_json
-    from edge_sdk.bench.report_markdown import render
-    from edge_sdk.bench.report_plot import draw
     from edge_sdk.samples import sample_pairs
 
     _check_settings(steps, warmup, threads, samples)
@@ -208,23 +204,37 @@ def run_bench(
         "host": host,
         "toolchain": host_info.toolchain_versions(),
         "settings": {"steps": steps, "warmup": warmup, "threads": threads, "quality_samples": samples},
-        "model": {
-            "name": model_name,
-            "random_weights": bool(manifest.source.get("random_weights", False)),
-            "image_size": plan.image_size,
-            "timesteps": list(manifest.timesteps),
-            "strength": float(manifest.strength),
-            "guidance_scale": float(manifest.guidance_scale),
-        },
+        "model": _model_summary(manifest, plan),
         "reference": reference,
         "bundles": entries,
         "gpu_reference": gpu,
         "notes": _notes(host, gpu) + notes,
     }
+    _write_reports(result, out_dir)
+    return result
+
+
+def _model_summary(manifest, plan: _Plan) -> dict:
+    return {
+        "name": manifest.model_name,
+        "random_weights": bool(manifest.source.get("random_weights", False)),
+        "image_size": plan.image_size,
+        "timesteps": list(manifest.timesteps),
+        "strength": float(manifest.strength),
+        "guidance_scale": float(manifest.guidance_scale),
+    }
+
+
+def _write_reports(result: dict, out_dir: Path) -> None:
+    """bench.json, bench.md and bench.png, each written atomically."""
+    from edge_sdk.atomic_files import write_atomic, write_text_atomic
+    from edge_sdk.bench.report_json import write_json
+    from edge_sdk.bench.report_markdown import render
+    from edge_sdk.bench.report_plot import draw
+
     write_json(result, out_dir / "bench.json")
     write_text_atomic(out_dir / "bench.md", render(result))
     write_atomic(out_dir / "bench.png", lambda temporary: draw(result, temporary))
-    return result
 
 
 def _reference_entry(manifest, first_bundle: Path, plan: _Plan, checkpoint, vae, bar):
