@@ -69,12 +69,13 @@ def test_int8_step_is_symmetric_qdq_on_the_recipe_layers(bundles):
     # One int8 weight per quantized node, except that identical filters (the one-hot row shifts of the positional
     # convolutions) are one initializer in the ONNX file.
     assert 0 < stored["int8"] <= manifest["backend_details"]["quantization"]["int8_nodes"]
-    # Quantized convolutions are exactly the recipe's int8 layers (time path, conv_in/out, λ internals stay fp32).
+    # Quantized convolutions and linear layers are exactly the recipe's int8 layers (time path, conv_in/out, λ internals stay fp32).
     int8_layers = {name for name, layer in bundles.recipe.layers.items() if layer.precision == "int8"}
     assert manifest["backend_details"]["quantization"]["int8_nodes"] == len(int8_layers)
     producers = {out: n for n in model.graph.node for out in n.output}
+    # (The relative-score Local-λ layers' tables are linear layers: MatMul nodes.)
     fed_by_dequantize = {
-        n.name for n in model.graph.node if n.op_type == "Conv" and producers.get(n.input[1]) is not None
+        n.name for n in model.graph.node if n.op_type in ("Conv", "MatMul") and producers.get(n.input[1]) is not None
         and producers[n.input[1]].op_type == "DequantizeLinear"
     }
     assert len(fed_by_dequantize) == len(int8_layers)
