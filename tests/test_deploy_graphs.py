@@ -91,7 +91,8 @@ def test_run_matches_the_reference_pipeline_pieces(tiny_reference_denoiser, vae)
             clean_latents=clean, steps=4, strength=0.6, guidance_scale=2.5,
         )
         expected = decode_to_unit(vae, latents)
-        assert torch.equal(graphs.decode(latents), expected)
+        # The decode graph's upsamplers are phase convolutions: the same sums, in another order.
+        assert rel(graphs.decode(latents), expected) < 1e-5
         result = graphs.run(image, mask, noise)
     assert result.shape == (1, 3, 512, 512) and 0 <= result.min() and result.max() <= 1
     assert rel(result, expected) < 1e-5
