@@ -66,7 +66,7 @@ def cmd_bench_farm(args, outputs) -> None:
     document = run_farm(
         args.bundles, args.out, (args.devices or "").split(","), ray_address=args.ray_address, threads=args.threads,
         steps=args.steps, warmup=args.warmup, samples=args.samples, checkpoint=args.checkpoint, vae=args.vae,
-        measure_memory=args.memory,
+        measure_memory=args.memory, cpp=args.cpp, cpp_runner=args.cpp_runner,
     )
     failed = [device["device"] for device in document["farm"] if device["status"] == "failed"]
     print(f"wrote {', '.join(str(args.out / name) for name in outputs)}" + (f" ({len(failed)} device(s) failed: {', '.join(failed)})" if failed else ""))
