@@ -11,11 +11,12 @@ from edge_sdk.deploy.passes.upsample_as_phase_convolution import upsample_as_pha
 
 
 class DecodeGraph(nn.Module):
-    def __init__(self, vae: AutoencoderKL):
+    def __init__(self, vae: AutoencoderKL, optimize: bool = True):
         super().__init__()
-        # The VAE's own decoder modules; the decoder is a copy whose upsamplers run as phase convolutions (exact).
+        # The VAE's own decoder modules; optimized, the decoder is a copy whose upsamplers run as phase
+        # convolutions (exact up to float rounding), else the VAE's own (the official computation).
         self.post_quant_conv = vae.post_quant_conv
-        self.decoder = upsample_as_phase_convolution(copy.deepcopy(vae.decoder))
+        self.decoder = upsample_as_phase_convolution(copy.deepcopy(vae.decoder)) if optimize else vae.decoder
         self.scaling_factor = float(vae.config.scaling_factor)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:

@@ -52,15 +52,15 @@ class DeployGraphs:
     ) -> "DeployGraphs":
         """Build the graphs; `vae` is an AutoencoderKL, a VAE folder or a preset name ('tiny', 'pixelhacker').
 
-        The denoiser and VAE are not modified: with `optimize` the step graph holds a rewritten copy,
-        otherwise it and the VAE graphs share their modules.
+        The denoiser and VAE are not modified: with `optimize` the step graph and the decoder are rewritten
+        copies, otherwise the graphs share their modules (the official computation).
         """
         vae = resolve_vae(vae)
         schedule = ddim_schedule(steps, strength)
         return cls(
             encode=EncodeGraph(vae, with_clean_latents=not schedule.starts_from_noise, hole_fill=denoiser.config.hole_fill).eval(),
             step=build_step(denoiser.eval(), schedule, guidance_scale, optimize=optimize),
-            decode=DecodeGraph(vae).eval(),
+            decode=DecodeGraph(vae, optimize=optimize).eval(),
             schedule=schedule,
             guidance_scale=float(guidance_scale),
             optimized=optimize,
