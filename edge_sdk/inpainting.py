@@ -46,6 +46,12 @@ def paste_hole(original: Image.Image, generated: Image.Image, hole: np.ndarray) 
     return Image.fromarray(np.uint8(out * 255.0))
 
 
+def crop_noise(generator: torch.Generator, model_size: int) -> torch.Tensor:
+    """The initial latent noise of the next crop: crops draw in order from one generator seeded per inpaint."""
+    side = model_size // LATENT_FACTOR
+    return torch.randn(1, LATENT_CHANNELS, side, side, generator=generator)
+
+
 def inpaint_any_size(
     generate: SquareGenerator,
     image: ImageLike,
@@ -62,7 +68,6 @@ def inpaint_any_size(
     if not hole.any():
         return source.original.copy()
     generator = torch.Generator().manual_seed(seed)
-    latent_side = model_size // LATENT_FACTOR
     result = picture.copy()
     for crop, _ in plan_crops(hole, model_size):
         region = picture.crop(crop.as_tuple())
@@ -74,7 +79,7 @@ def inpaint_any_size(
             if region.size == square
             else np.asarray(Image.fromarray(region_hole).resize(square, Image.NEAREST), dtype=bool)
         )
-        noise = torch.randn(1, LATENT_CHANNELS, latent_side, latent_side, generator=generator)
+        noise = crop_noise(generator, model_size)
         with torch.no_grad():
             filled = tensor_to_image(generate(image_to_tensor(model_image), mask_to_tensor(model_hole), noise))
         if filled.size != region.size:

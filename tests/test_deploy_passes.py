@@ -139,6 +139,14 @@ def test_upsample_as_phase_convolution_is_exact(step64):
             assert after[name].conv.kernel_size == (2, 2) and after[name].conv.out_channels == 4 * original.conv.out_channels
 
 
+def test_phase_upsample_without_bias_is_exact():
+    conv = nn.Conv2d(6, 5, 3, padding=1, bias=False).double()
+    x = random_map(6, 7, 0)
+    with torch.no_grad():
+        expected = conv(torch.nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"))
+        assert rel(PhaseUpsample(conv)(x), expected) < EXACT
+
+
 def test_vae_decoder_upsamplers_run_as_phase_convolutions():
     from edge_sdk.deploy.decode import DecodeGraph
     from edge_sdk.pipeline import InpaintPipeline

@@ -71,11 +71,9 @@ def _comparable_samples(image_size: int, count: int) -> list[tuple[str, Path, Pa
 
 def _python_noise(image_size: int) -> np.ndarray:
     """The noise `inpaint_any_size` draws for a picture's first (here: only) crop."""
-    from edge_sdk.inpainting import LATENT_CHANNELS, LATENT_FACTOR
+    from edge_sdk.inpainting import crop_noise
 
-    generator = torch.Generator().manual_seed(SEED)
-    side = image_size // LATENT_FACTOR
-    return torch.randn(1, LATENT_CHANNELS, side, side, generator=generator).numpy().astype("<f4")
+    return crop_noise(torch.Generator().manual_seed(SEED), image_size).numpy().astype("<f4")
 
 
 def _run(runner: Path, bundle: Path, image: Path, mask: Path, work: Path, noise: Path, threads: Optional[int], bench: int) -> tuple[np.ndarray, dict]:

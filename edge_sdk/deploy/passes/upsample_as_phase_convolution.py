@@ -37,10 +37,12 @@ class PhaseUpsample(nn.Module):
         weight = conv.weight  # [C', C, 3, 3]
         phases = [_phase_taps(_phase_taps(weight, a, 2), b, 3) for a in (0, 1) for b in (0, 1)]  # (a, b) order
         self.out_channels = conv.out_channels
-        self.conv = nn.Conv2d(conv.in_channels, 4 * conv.out_channels, 2, padding=1, device=weight.device, dtype=weight.dtype)
+        has_bias = conv.bias is not None
+        self.conv = nn.Conv2d(conv.in_channels, 4 * conv.out_channels, 2, padding=1, bias=has_bias, device=weight.device, dtype=weight.dtype)
         with torch.no_grad():
             self.conv.weight.copy_(torch.cat(phases))
-            self.conv.bias.copy_(conv.bias.repeat(4))
+            if has_bias:
+                self.conv.bias.copy_(conv.bias.repeat(4))
 
     def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
         if output_size is not None:
