@@ -95,7 +95,7 @@ def test_run_matches_the_reference_pipeline_pieces(tiny_reference_denoiser, vae)
         assert rel(graphs.decode(latents), expected) < 1e-4  # fp32 rounding through the whole decoder
         result = graphs.run(image, mask, noise)
     assert result.shape == (1, 3, 512, 512) and 0 <= result.min() and result.max() <= 1
-    assert rel(result, expected) < 1e-5
+    assert rel(result, expected) < 1e-4  # the same phase-convolution decoder as above
 
 
 def test_graph_interface(tiny_reference_denoiser, vae):
