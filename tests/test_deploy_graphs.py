@@ -93,6 +93,9 @@ def test_run_matches_the_reference_pipeline_pieces(tiny_reference_denoiser, vae)
         expected = decode_to_unit(vae, latents)
         # The decode graph's upsamplers are phase convolutions: the same sums, in another order.
         assert rel(graphs.decode(latents), expected) < 1e-4  # fp32 rounding through the whole decoder
+        # Unoptimized (the bench's eager reference) decodes with the VAE's own modules: bit for bit.
+        reference = DeployGraphs.build(tiny_reference_denoiser, vae, steps=4, strength=0.6, optimize=False)
+        assert torch.equal(reference.decode(latents), expected)
         result = graphs.run(image, mask, noise)
     assert result.shape == (1, 3, 512, 512) and 0 <= result.min() and result.max() <= 1
     assert rel(result, expected) < 1e-4  # the same phase-convolution decoder as above
