@@ -5,7 +5,8 @@ and runs such files back:
 
     backend.available()                       -> (True, "") or (False, "why not")    # can export here
     backend.runtime_available()               -> (bool, reason)                       # can run bundles here
-    backend.export(graphs, precision, recipe=None, out_dir=DIR, programs=None, calibration_samples=None, progress=print)
+    backend.export(graphs, precision, recipe=None, out_dir=DIR, programs=None, calibration_samples=None,
+                   vae_precision=None, progress=print)   # vae_precision None: the backend's default for `precision`
     backend.open(bundle, load_in_turn=False)  -> Runner (encode / step / decode; in turn: one graph in memory at a time)
 
 Bundles (manifest, hashes, test vector, atomic writing) live in `edge_sdk.bundle` and the host loop in
@@ -67,6 +68,8 @@ class Runner(abc.ABC):
 class Backend(abc.ABC):
     name: str = ""
     precisions: tuple[str, ...] = ()
+    # Why the VAE graphs (encode, decode) come only in `vae_precisions(...)`: said when another is asked for.
+    vae_reason: str = ""
     # The file (or directory) suffix of one graph, e.g. ".pte".
     suffix: str = ""
 
@@ -92,6 +95,7 @@ class Backend(abc.ABC):
         *,
         programs: Optional["ProgramCache"] = None,
         calibration_samples=None,
+        vae_precision: Optional[str] = None,
         progress: Progress = quiet,
     ) -> ExportResult:
         ...
@@ -100,12 +104,31 @@ class Backend(abc.ABC):
     def open(self, bundle, *, load_in_turn: bool = False) -> Runner:
         """The runner of `bundle`'s graphs; `load_in_turn` keeps one graph loaded at a time (backends/loaded_graphs.py)."""
 
-    def check_export(self, precision: str) -> None:
-        """Raise a one-line error unless this machine can export `precision` for this backend."""
+    @abc.abstractmethod
+    def vae_precisions(self, precision: str) -> tuple[str, ...]:
+        """The precisions the VAE graphs of a `precision` bundle can have; the first is the default."""
+
+    def vae_precision(self, precision: str, asked: Optional[str] = None) -> str:
+        """The VAE precision a `precision` bundle gets: `asked`, or the backend's default; a one-line error
+        when this backend cannot run its VAE in `asked`."""
+        allowed = self.vae_precisions(precision)
+        if asked is None:
+            return allowed[0]
+        if asked not in allowed:
+            raise ExportError(
+                f"backend {self.name} exports {precision} bundles with the VAE in {' or '.join(allowed)}, not {asked}"
+                + (f": {self.vae_reason}" if self.vae_reason else "")
+            )
+        return asked
+
+    def check_export(self, precision: str, vae_precision: Optional[str] = None) -> None:
+        """Raise a one-line error unless this machine can export `precision` (with that VAE precision) for
+        this backend."""
         ok, why = self.available()
         if not ok:
             raise BackendUnavailableError(f"cannot export for {self.name} here: {why}")
         self.check_precision(precision)
+        self.vae_precision(precision, vae_precision)
 
     def check_precision(self, precision: str) -> None:
         if precision not in self.precisions:
@@ -127,6 +150,9 @@ class ProgramCache:
         self.graphs = graphs
         self._memo: dict = {}
         self.seconds: dict[str, float] = {}
+
+    def __contains__(self, key) -> bool:
+        return key in self._memo
 
     def memo(self, key, build: Callable):
         if key not in self._memo:

@@ -77,16 +77,18 @@ class TinyBundles:
             self._calibrate()
         return self._prediction
 
-    def bundle(self, backend: str, precision: str) -> Path:
+    def bundle(self, backend: str, precision: str, vae_precision: str | None = None) -> Path:
+        """The bundle of that backend and precision; `vae_precision` None: the backend's default VAE."""
         from edge_sdk.bundle.export import export_bundle
 
-        folder = CACHE / f"unit-{backend}-{precision}-{self.digest}"
+        vae = f"-vae-{vae_precision}" if vae_precision else ""
+        folder = CACHE / f"unit-{backend}-{precision}{vae}-{self.digest}"
         if (folder / "manifest.json").is_file():
             return folder
         shutil.rmtree(folder, ignore_errors=True)
         int8 = precision == "int8"
         export_bundle(
-            self.graphs, backend, precision, folder, recipe=self.recipe if int8 else None,
+            self.graphs, backend, precision, folder, vae_precision=vae_precision, recipe=self.recipe if int8 else None,
             predicted_quality=self.prediction if int8 else None, programs=self.programs,
             model={"name": "tiny", "random_weights": True},
         )

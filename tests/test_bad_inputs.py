@@ -126,6 +126,9 @@ CLI_CASES = [
     ("export into an existing folder", lambda w: ["export", "--model", "tiny", "--backend", "onnx", "-o", w / "photo_dir"], "already exists"),
     ("export into a read-only place", lambda w: ["export", "--model", "tiny", "--backend", "onnx", "-o", "/sys/bundle"], "/sys is not writable"),
     ("export precision", lambda w: ["export", "--backend", "executorch", "--precision", "fp16", "-o", w / "b"], "precision"),
+    ("export VAE precision bf16", lambda w: ["export", "--model", "tiny", "--backend", "executorch", "--vae-precision", "bf16", "-o", w / "b"], "--vae-precision must be fp32, fp16, int8, got 'bf16'"),
+    ("export int8 VAE for ONNX Runtime", lambda w: ["export", "--model", "tiny", "--backend", "onnxruntime", "--vae-precision", "int8", "-o", w / "b"], "backend onnxruntime exports fp32 bundles with the VAE in fp32, not int8"),
+    ("export fp32 VAE for TensorRT", lambda w: ["export", "--model", "tiny", "--backend", "tensorrt", "--precision", "fp16", "--vae-precision", "fp32", "-o", w / "b"], "fp16 bundles with the VAE in fp16, not fp32: NVIDIA GPUs"),
 ]
 
 

@@ -19,11 +19,11 @@ def exported_document() -> dict:
     """Every key an export writes, in the order it writes them."""
     values = {
         "format": "moebius-edge/bundle", "format_version": 1, "backend": "executorch", "precision": "fp32",
-        "model": "tiny", "model_source": {"name": "tiny", "random_weights": True}, "image_size": 512, "latent_size": 64,
+        "vae_precision": "fp32", "model": "tiny", "model_source": {"name": "tiny", "random_weights": True}, "image_size": 512, "latent_size": 64,
         "latent_channels": 4, "steps": 2, "strength": 0.6, "guidance_scale": 2.5, "timesteps": [561, 61],
         "schedule": SCHEDULE, "graphs": {name: graph(name) for name in ("encode", "step", "decode")},
         "test_vector": {"file": "test_vector.safetensors", "tolerance": {"step": 1e-5}, "measured": None},
-        "calibration": None, "backend_details": {"delegate": "xnnpack"}, "sdk_version": "0.1.0",
+        "calibration": None, "vae_drift": None, "backend_details": {"delegate": "xnnpack"}, "sdk_version": "0.1.0",
         "toolchain": {"torch": "2.13.0"}, "created": "2026-12-05T06:00:00Z",
         "files": {"encode.pte": {"bytes": 1, "sha256": "0" * 64}}, "export_seconds": {"total": 1.5},
     }
@@ -53,16 +53,18 @@ def test_an_exported_manifest_reads_typed_and_writes_back_byte_for_byte(tmp_path
 
 def test_an_older_manifest_loads_with_defaults_and_keeps_its_keys(tmp_path):
     document = exported_document()
-    for key in ("model", "steps", "strength", "guidance_scale", "calibration", "export_seconds"):
+    for key in ("model", "vae_precision", "steps", "strength", "guidance_scale", "calibration", "vae_drift", "export_seconds"):
         del document[key]
     document["backend"] = "onnx"  # the ONNX Runtime backend's former name
     document["graphs"] = {name: dict(graph(name), file=f"{name}.onnx") for name in ("encode", "step", "decode")}
+    document["graphs"]["decode"]["precision"] = "fp16"  # before vae_precision, the graphs said it
     document["note"] = "a key this SDK does not know"
     original = write_document(tmp_path / "old", document)
     bundle = read_bundle(tmp_path / "old", verify_files=False)
     manifest = bundle.manifest
     assert manifest.backend == "onnx" and bundle.graph_path("step").name == "step.onnx"
     assert (manifest.model_name, manifest.baked_steps, manifest.strength, manifest.guidance_scale) == ("tiny", 2, 1.0, 2.5)
+    assert (manifest.vae_precision, manifest.vae_drift) == ("fp16", None)
     (tmp_path / "again").mkdir()
     manifest.write(tmp_path / "again")
     assert (tmp_path / "again" / "manifest.json").read_bytes() == original

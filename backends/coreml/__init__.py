@@ -11,6 +11,10 @@ class CoreMLBackend(Backend):
     name = "coreml"
     precisions = ("fp16", "w8", "int8")
     suffix = ".mlpackage"
+    vae_reason = "Core ML bundles compute every graph in fp16 (with int8 weights in w8 bundles); int8 VAE graphs are built for ExecuTorch only"
+
+    def vae_precisions(self, precision):
+        return ("w8",) if precision == "w8" else ("fp16",)
 
     def available(self):
         return importable("coremltools")
@@ -23,8 +27,10 @@ class CoreMLBackend(Backend):
     def toolchain_versions(self):
         return {name: package_version(name) for name in ("torch", "coremltools", "torchao")}
 
-    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration_samples=None, progress=quiet):
+    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration_samples=None, vae_precision=None, progress=quiet):
         from edge_sdk.backends.coreml.export import export_graphs
+
+        self.vae_precision(precision, vae_precision)  # only the default exists: refuse any other
 
         return export_graphs(graphs, precision, recipe, Path(out_dir), programs=programs or ProgramCache(graphs), calibration=calibration_samples, progress=progress)
 

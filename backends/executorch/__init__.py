@@ -13,6 +13,15 @@ class ExecuTorchBackend(Backend):
         self.delegate = delegate
         self.name = "executorch" if delegate == "xnnpack" else "executorch-coreml"
         self.precisions = ("fp32", "int8") if delegate == "xnnpack" else ("fp16",)
+        if delegate == "coreml":
+            self.vae_reason = "the Core ML delegate computes every graph in fp16"
+
+    def vae_precisions(self, precision):
+        if self.delegate == "coreml":
+            return ("fp16",)
+        # int8 bundles default to an fp16 VAE: the ARM phones and Apple devices they ship to compute fp16
+        # natively. x86 has no fp16 arithmetic: there fp32 or int8 is faster (README, Backends and bundles).
+        return ("fp16", "fp32", "int8") if precision == "int8" else ("fp32", "fp16", "int8")
 
     def available(self):
         ok, why = importable("executorch.exir")
@@ -41,7 +50,7 @@ class ExecuTorchBackend(Backend):
             versions["coremltools"] = package_version("coremltools")
         return versions
 
-    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration_samples=None, progress=quiet):
+    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration_samples=None, vae_precision=None, progress=quiet):
         from edge_sdk.backends.executorch.export import export_graphs
 
         self.check_precision(precision)
@@ -50,6 +59,7 @@ class ExecuTorchBackend(Backend):
             precision,
             recipe,
             Path(out_dir),
+            vae_precision=self.vae_precision(precision, vae_precision),
             delegate=self.delegate,
             programs=programs or ProgramCache(graphs),
             calibration=calibration_samples,

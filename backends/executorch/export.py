@@ -1,9 +1,10 @@
 """ExecuTorch export: each graph → `torch.export` → delegate rewrites → `to_edge_transform_and_lower` → `.pte`.
 
-- XNNPACK (`executorch`): fp32 graphs; int8 bundles have an int8 step (PT2E with the calibration recipe, see
-  `quantize.py`) and fp16 VAE graphs, their convolution filters stored in fp16
-  (`_passes/half_conv_filters_stay_half.py`). The step's time projections are folded into a table first
-  (exact; see `edge_sdk/deploy/passes/fold_time_projections.py`).
+- XNNPACK (`executorch`): an fp32 or int8 step (int8: PT2E with the calibration recipe, see `quantize.py`);
+  VAE graphs (encode, decode) in the bundle's VAE precision: fp32; fp16, their convolution filters stored in
+  fp16 (`_passes/half_conv_filters_stay_half.py`); or static int8 (`quantize.quantized_vae_programs`). The
+  step's time projections are folded into a table first (exact; see
+  `edge_sdk/deploy/passes/fold_time_projections.py`).
 - Core ML delegate (`executorch-coreml`): the same fp32 graphs lowered to Core ML in fp16 for iOS/macOS. It
   exports on Linux; only an Apple build of the runtime can run it.
 """
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -81,9 +84,9 @@ def xnnpack_serialization(layout_round_trips: bool = True):
         yield
 
 
-def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Path, *, layout_round_trips: bool = True) -> dict:
-    """Lower one exported program and write the `.pte`; returns its delegation summary. `layout_round_trips`:
-    whether XNNPACK's token ↔ map transpose pairs become reshapes (see ROUND_TRIP_GRAPHS)."""
+def lowered(program: torch.export.ExportedProgram, delegate: str, *, layout_round_trips: bool = True) -> tuple[bytes, dict]:
+    """One exported program lowered: (the `.pte` bytes, its delegation summary). `layout_round_trips`: whether
+    XNNPACK's token ↔ map transpose pairs become reshapes (see ROUND_TRIP_GRAPHS)."""
     # Registers the out variants of the quantize/dequantize ops an int8 graph keeps outside the delegate
     # (its int8 position tables); without them `to_executorch` stops at "Missing out variants".
     import executorch.kernels.quantized  # noqa: F401
@@ -94,10 +97,57 @@ def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Pa
     with xnnpack_serialization(layout_round_trips) if delegate == "xnnpack" else contextlib.nullcontext():
         edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for(delegate)])
     summary = delegation_summary(edge.exported_program())
-    executorch_program = edge.to_executorch()
-    with open(path, "wb") as handle:
-        executorch_program.write_to_file(handle)
+    return edge.to_executorch().buffer, summary
+
+
+def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Path, *, layout_round_trips: bool = True) -> dict:
+    """Lower one exported program and write the `.pte`; returns its delegation summary."""
+    data, summary = lowered(program, delegate, layout_round_trips=layout_round_trips)
+    Path(path).write_bytes(data)
     return summary
+
+
+def vae_program(graphs, name: str, vae_precision: str, delegate: str, programs: ProgramCache, progress: Progress) -> tuple:
+    """(ExportedProgram of the VAE graph `name` in `vae_precision`, manifest details)."""
+    if vae_precision == "int8":
+        from edge_sdk.backends.executorch.quantize import quantized_vae_programs
+
+        if ("int8-vae",) not in programs:
+            progress("encode, decode: quantizing to int8 (PT2E, XNNPACK int8 configs, calibrated on the bundled photos)")
+        # One calibration for both graphs, kept like the float programs for other bundles of the same graphs.
+        int8, summary = programs.memo(("int8-vae",), lambda: quantized_vae_programs(graphs))
+        return int8[name], {"vae_quantization": summary}
+    # The Core ML delegate takes the fp32 programs and computes them in fp16 itself.
+    half = vae_precision == "fp16" and delegate == "xnnpack"
+    progress(f"{name}: exporting" + (" in fp16" if half else ""))
+    return (programs.half_program(name) if half else programs.program(name)), {}
+
+
+def step_program(graphs, precision: str, recipe, calibration, progress: Progress) -> tuple:
+    """(ExportedProgram of the step graph in `precision`, manifest details)."""
+    step, folded = step_with_time_table(graphs)
+    details: dict = {"folded_time_projections": len(folded)}
+    inputs = graphs.example_inputs()["step"]
+    if precision == "int8":
+        from edge_sdk.backends.executorch.quantize import quantized_step_program
+
+        progress("step: quantizing with the recipe (PT2E, XNNPACK int8 configs)")
+        program, details["quantization"] = quantized_step_program(step, folded, recipe, inputs, calibration)
+        return program, details
+    progress("step: exporting (time projections folded into a table)")
+    with torch.no_grad():
+        return torch.export.export(step, inputs), details
+
+
+def lowering_key(name: str, graph_precision: str, delegate: str, recipe, calibration):
+    """What determines a graph's `.pte` among a ProgramCache's bundles (its graphs are fixed), or None when it
+    is not worth keeping: an int8 step calibrated on samples given for this export."""
+    if name != "step" or graph_precision != "int8":
+        return ("pte", delegate, name, graph_precision)
+    if calibration is not None or recipe is None:  # (without a recipe, the export stops with its error)
+        return None
+    recipe_digest = hashlib.sha256(json.dumps(recipe.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    return ("pte", delegate, name, graph_precision, f"recipe {recipe_digest}")
 
 
 def export_graphs(
@@ -106,48 +156,38 @@ def export_graphs(
     recipe,
     out_dir: Path,
     *,
+    vae_precision: str,
     delegate: str,
     programs: ProgramCache,
     calibration,
     progress: Progress,
 ) -> ExportResult:
-    inputs = graphs.example_inputs()
-    exported: dict[str, torch.export.ExportedProgram] = {}
     details: dict = {"delegate": delegate}
     seconds: dict[str, float] = {}
-
-    start = time.perf_counter()
-    step, folded = step_with_time_table(graphs)
-    details["folded_time_projections"] = len(folded)
-    if precision == "int8":
-        from edge_sdk.backends.executorch.quantize import quantized_step_program
-
-        progress("step: quantizing with the recipe (PT2E, XNNPACK int8 configs)")
-        exported["step"], quantization = quantized_step_program(step, folded, recipe, inputs["step"], calibration)
-        details["quantization"] = quantization
-        graph_precisions = {"encode": "fp16", "step": "int8", "decode": "fp16"}
-        for name in ("encode", "decode"):
-            progress(f"{name}: exporting in fp16")
-            exported[name] = programs.half_program(name)
-    else:
-        graph_precisions = {name: precision for name in GRAPH_NAMES}
-        progress("step: exporting (time projections folded into a table)")
-        with torch.no_grad():
-            exported["step"] = torch.export.export(step, inputs["step"])
-        for name in ("encode", "decode"):
-            progress(f"{name}: exporting")
-            exported[name] = programs.program(name)
-    seconds["torch_export"] = time.perf_counter() - start
-
+    graph_precisions = {"encode": vae_precision, "step": precision, "decode": vae_precision}
     files, delegation = {}, {}
     for name in GRAPH_NAMES:
-        start = time.perf_counter()
-        progress(f"{name}: lowering to {delegate}")
+
+        def build(name=name):
+            start = time.perf_counter()
+            if name == "step":
+                program, graph_details = step_program(graphs, precision, recipe, calibration, progress)
+            else:
+                program, graph_details = vae_program(graphs, name, vae_precision, delegate, programs, progress)
+            exported = time.perf_counter()
+            progress(f"{name}: lowering to {delegate}")
+            data, summary = lowered(program, delegate, layout_round_trips=name in ROUND_TRIP_GRAPHS)
+            timing = {f"export_{name}": exported - start, f"lower_{name}": time.perf_counter() - exported}
+            return data, summary, graph_details, timing
+
+        # A graph two bundles of one ProgramCache share (the int8 step of an int8 bundle with another VAE, a
+        # VAE of the same precision) is exported and lowered once.
+        key = lowering_key(name, graph_precisions[name], delegate, recipe, calibration)
+        data, delegation[name], graph_details, timing = build() if key is None else programs.memo(key, build)
         files[name] = f"{name}{SUFFIX}"
-        delegation[name] = lower_to_file(
-            exported.pop(name), delegate, out_dir / files[name], layout_round_trips=name in ROUND_TRIP_GRAPHS
-        )
-        seconds[f"lower_{name}"] = time.perf_counter() - start
+        (out_dir / files[name]).write_bytes(data)
+        details.update(graph_details)
+        seconds.update(timing)
         summary = delegation[name]
         progress(
             f"{name}: {summary['delegated_ops']} ops in {summary['delegated_subgraphs']} {delegate} subgraphs, "

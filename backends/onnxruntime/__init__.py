@@ -13,6 +13,10 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"  # earlier bundles say "onnx": registry.ALIASES maps it here
     precisions = ("fp32", "int8")
     suffix = ".onnx"
+    vae_reason = "ONNX Runtime bundles keep the VAE in fp32 (its CPU kernels compute fp32); int8 VAE graphs are built for ExecuTorch only so far"
+
+    def vae_precisions(self, precision):
+        return ("fp32",)
 
     def available(self):
         for module in ("onnx", "onnxscript", "onnxruntime"):
@@ -27,8 +31,10 @@ class OnnxRuntimeBackend(Backend):
     def toolchain_versions(self):
         return {name: package_version(name) for name in ("torch", "onnx", "onnxscript", "onnxruntime")}
 
-    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration_samples=None, progress=quiet):
+    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration_samples=None, vae_precision=None, progress=quiet):
         from edge_sdk.backends.onnxruntime.export import export_graphs
+
+        self.vae_precision(precision, vae_precision)  # only the default exists: refuse any other
 
         return export_graphs(graphs, precision, recipe, Path(out_dir), programs=programs or ProgramCache(graphs), calibration=calibration_samples, progress=progress)
 

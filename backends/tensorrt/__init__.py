@@ -11,6 +11,10 @@ class TensorRTBackend(Backend):
     name = "tensorrt"
     precisions = ("fp16", "int8")
     suffix = ".onnx"
+    vae_reason = "NVIDIA GPUs compute the VAE in fp16 natively; fp32 and int8 VAE graphs are built for ExecuTorch only"
+
+    def vae_precisions(self, precision):
+        return ("fp16",)
 
     def available(self):
         ok, why = importable("onnx")
@@ -26,9 +30,11 @@ class TensorRTBackend(Backend):
         versions["tensorrt"] = package_version("tensorrt")
         return versions
 
-    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration_samples=None, progress=quiet):
+    def export(self, graphs, precision, recipe=None, out_dir=None, *, programs=None, calibration_samples=None, vae_precision=None, progress=quiet):
         from edge_sdk.backends.tensorrt.export import export_graphs
         from edge_sdk.deploy.graph_contract import graph_signatures
+
+        self.vae_precision(precision, vae_precision)  # only the default exists: refuse any other
 
         return export_graphs(
             graphs, precision, recipe, Path(out_dir), signatures=graph_signatures(graphs),

@@ -7,6 +7,13 @@ from edge_sdk.cli_shared import add_threads_argument, use_threads
 from edge_sdk.errors import EdgeSDKError
 
 PRECISIONS = ("fp32", "fp16", "w8", "int8")
+VAE_PRECISIONS = ("fp32", "fp16", "int8")
+VAE_PRECISION_HELP = (
+    "precision of the VAE graphs (encode, decode): fp32, fp16, or int8 (static, calibrated on the bundled photos; "
+    "its drift on held-out photos goes into the manifest). Default: the backend's choice for its targets; for "
+    "executorch, fp16 in int8 bundles (ARM phones and Apple devices compute fp16 natively) and fp32 otherwise. "
+    "x86 hosts have no fp16 arithmetic: there use fp32 or int8. Other backends keep their one VAE precision"
+)
 
 
 def add_export_command(commands, add_model_arguments) -> None:
@@ -18,6 +25,8 @@ def add_export_command(commands, add_model_arguments) -> None:
     # `type` runs before the choices are checked: a former name (onnx) is accepted as the backend it became.
     p.add_argument("--backend", required=True, type=canonical_name, choices=backend_names())
     p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp32 (default), fp16, w8 (int8 weights) or int8")
+    # Checked in _check_export_arguments rather than by `choices`: a bad value gets the CLI's one-line error.
+    p.add_argument("--vae-precision", metavar="{" + ",".join(VAE_PRECISIONS) + "}", help=VAE_PRECISION_HELP)
     source = p.add_mutually_exclusive_group()
     source.add_argument("--recipe", type=Path, help="int8 calibration recipe (JSON from `moebius-edge calibrate`)")
     source.add_argument("--calibrate", action="store_true", help="int8: calibrate now on the bundled sample photos (the default without --recipe)")
@@ -87,7 +96,9 @@ def _check_export_arguments(args) -> None:
     from edge_sdk.output_files import check_writable_folder
 
     check_sampling_arguments(args)
-    get_backend(args.backend).check_export(args.precision)
+    if args.vae_precision is not None and args.vae_precision not in VAE_PRECISIONS:
+        raise EdgeSDKError(f"--vae-precision must be {', '.join(VAE_PRECISIONS)}, got {args.vae_precision!r}")
+    get_backend(args.backend).check_export(args.precision, args.vae_precision)
     _check_recipe_arguments(args)
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
@@ -149,7 +160,8 @@ def _export(args, recipe, pipe, progress):
         random_weights=pipe.random_weights,
     )
     return export_bundle(
-        graphs, args.backend, args.precision, args.output, recipe=recipe, predicted_quality=prediction, model=model, progress=progress
+        graphs, args.backend, args.precision, args.output, vae_precision=args.vae_precision, recipe=recipe,
+        predicted_quality=prediction, model=model, progress=progress,
     )
 
 

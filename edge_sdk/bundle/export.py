@@ -23,6 +23,7 @@ def export_bundle(
     precision: str,
     out_dir,
     *,
+    vae_precision: Optional[str] = None,
     recipe=None,
     predicted_quality: Optional[dict] = None,
     calibration_samples=None,
@@ -33,22 +34,28 @@ def export_bundle(
 ) -> Bundle:
     """Export `graphs` (a DeployGraphs) as a bundle directory at `out_dir`; returns the written Bundle.
 
+    `vae_precision` is that of the encode and decode graphs (None: the backend's default for `precision`).
     `recipe` (an `edge_sdk.calibration.recipe.Recipe`) is required for int8; `predicted_quality` is what its
     calibration report predicted (see `bundle.calibrate.prediction_summary`). `model` describes where the
     weights came from (see `manifest.model_description`). With `measure`, a backend whose runtime exists
-    here runs the test vector before the bundle is published and the errors go into the manifest.
+    here runs the test vector before the bundle is published and the errors go into the manifest, and an
+    int8 VAE's drift on held-out photos too (`edge_sdk.calibration.vae`).
     """
     from edge_sdk.backends import get_backend
 
     chosen = get_backend(backend)
-    chosen.check_export(precision)
+    chosen.check_export(precision, vae_precision)
+    vae_precision = chosen.vae_precision(precision, vae_precision)
     out_dir = Path(out_dir)
     programs = programs or ProgramCache(graphs)
     started = time.perf_counter()
     progress("test vector: running the fp32 reference graphs")
     vector = make_test_vector(graphs)
     with publishing_directory(out_dir) as staging:
-        result = chosen.export(graphs, precision, recipe, staging, programs=programs, calibration_samples=calibration_samples, progress=progress)
+        result = chosen.export(
+            graphs, precision, recipe, staging, programs=programs, calibration_samples=calibration_samples,
+            vae_precision=vae_precision, progress=progress,
+        )
         save_test_vector(vector, staging / TEST_VECTOR_FILE)
         extra = list(result.extra_files)
         if recipe is not None:
@@ -61,6 +68,11 @@ def export_bundle(
             progress("test vector: running the exported graphs")
             runner = chosen.open(Bundle(path=staging, manifest=manifest))
             measured = run_test_vector(runner, vector)
+            if vae_precision == "int8":
+                from edge_sdk.calibration.vae import vae_drift
+
+                progress("int8 VAE: measuring its drift from fp32 on held-out photos")
+                manifest.vae_drift = {**vae_drift(graphs, runner.encode, runner.decode), "measured_with": f"{chosen.name} runtime"}
             del runner
         manifest.test_vector.update(
             tolerance=tolerances(result.graph_precisions, measured),
@@ -86,6 +98,7 @@ def _manifest(graphs, chosen, precision: str, result, model: dict, predicted_qua
     return Manifest(
         backend=chosen.name,
         precision=precision,
+        vae_precision=result.graph_precisions["decode"],
         model=model.get("name", "custom"),
         model_source=model,
         image_size=graphs.config.image_size,

@@ -19,7 +19,7 @@ def describe_bundle(path, as_json: bool = False) -> str:
         return json.dumps(manifest.to_dict(), indent=2)
     lines = [
         f"bundle     {bundle.path}",
-        f"backend    {manifest.backend} ({manifest.precision})",
+        f"backend    {manifest.backend} ({manifest.precision})  VAE {manifest.vae_precision}",
         f"model      {manifest.model}  image {manifest.image_size}²  steps {len(manifest.timesteps)}  "
         f"strength {manifest.strength}  guidance {manifest.guidance_scale}",
         f"created    {manifest.created}  SDK {manifest.sdk_version}  "
@@ -51,6 +51,12 @@ def describe_bundle(path, as_json: bool = False) -> str:
     for key, value in details.items():
         if key != "delegation":
             lines.append(f"{key}: {json.dumps(value) if not isinstance(value, str) else value}")
+    if manifest.vae_drift:
+        drift = manifest.vae_drift
+        lines.append(
+            f"int8 VAE vs fp32 on held-out photos: decode {drift['decode_psnr_db']} dB, encode + decode "
+            f"{drift['round_trip_psnr_db']} dB PSNR, encode relative error {drift['encode_relative_error']:.2e}"
+        )
     vector = manifest.test_vector
     if vector.get("measured"):
         lines.append("test vector at export: " + ", ".join(

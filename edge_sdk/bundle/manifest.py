@@ -30,9 +30,10 @@ def utc_now() -> str:
 
 # manifest.json's keys in the order they are written; keys a manifest lacks stay absent when it is written back.
 FIELD_ORDER = (
-    "format", "format_version", "backend", "precision", "model", "model_source", "image_size", "latent_size",
-    "latent_channels", "steps", "strength", "guidance_scale", "timesteps", "schedule", "graphs", "test_vector",
-    "calibration", "backend_details", "sdk_version", "toolchain", "created", "files", "export_seconds",
+    "format", "format_version", "backend", "precision", "vae_precision", "model", "model_source", "image_size",
+    "latent_size", "latent_channels", "steps", "strength", "guidance_scale", "timesteps", "schedule", "graphs",
+    "test_vector", "calibration", "vae_drift", "backend_details", "sdk_version", "toolchain", "created", "files",
+    "export_seconds",
 )
 REQUIRED = ("backend", "precision", "graphs", "files", "image_size", "timesteps", "schedule", "test_vector")
 
@@ -43,6 +44,8 @@ class Manifest:
 
     `graphs` maps each graph to {file, precision, inputs, outputs, sha256}; `files` maps every file to
     {bytes, sha256}; `backend_details` is the backend's own record (delegation, quantization, ...).
+    `vae_precision` is that of the encode and decode graphs (manifests written before it existed: their
+    decode graph's).
     """
 
     backend: str
@@ -60,7 +63,9 @@ class Manifest:
     steps: Optional[int] = None
     strength: float = 1.0
     guidance_scale: float = 2.5
+    vae_precision: Optional[str] = None
     calibration: Optional[dict] = None  # what the int8 recipe's calibration predicted (PSNR), else null
+    vae_drift: Optional[dict] = None  # an int8 VAE's drift from fp32 on held-out photos, measured at export
     backend_details: dict = dataclasses.field(default_factory=dict)
     sdk_version: Optional[str] = None
     toolchain: dict = dataclasses.field(default_factory=dict)
@@ -100,6 +105,8 @@ class Manifest:
         values = {key: document[key] for key in known if key in document}
         values["timesteps"] = [int(t) for t in document["timesteps"]]
         values["image_size"] = int(document["image_size"])
+        # Older manifests name the VAE's precision only per graph (the key stays absent when written back).
+        values.setdefault("vae_precision", document["graphs"]["decode"].get("precision", document["precision"]))
         return cls(
             **values,
             unknown={key: value for key, value in document.items() if key not in known and key not in FIELD_ORDER[:2]},
