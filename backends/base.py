@@ -21,6 +21,7 @@ from typing import Callable, Optional
 
 import torch
 
+from edge_sdk.deploy.tiled_decode import DecodeTiling, decode_maybe_tiled
 from edge_sdk.errors import BackendUnavailableError, ExportError
 
 Progress = Callable[[str], None]
@@ -49,6 +50,8 @@ class Runner(abc.ABC):
 
     # The step index's dtype in the graph file (Core ML takes int32).
     index_dtype = torch.int64
+    # Set where the bundle's decode graph takes latent tiles (manifest `decode_tiling`): `decode` blends them.
+    decode_tiling: Optional[DecodeTiling] = None
 
     @abc.abstractmethod
     def run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
@@ -62,7 +65,7 @@ class Runner(abc.ABC):
         return self.run("step", x.float(), masked_latents.float(), mask_latent.float(), index)[0]
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.run("decode", latents.float())[0]
+        return decode_maybe_tiled(lambda tile: self.run("decode", tile)[0], latents.float(), self.decode_tiling)
 
 
 class Backend(abc.ABC):
@@ -72,6 +75,8 @@ class Backend(abc.ABC):
     vae_reason: str = ""
     # The file (or directory) suffix of one graph, e.g. ".pte".
     suffix: str = ""
+    # Whether this backend's runtimes run a decode graph exported for latent tiles (manifest `decode_tiling`).
+    tiled_decode: bool = False
 
     @abc.abstractmethod
     def available(self) -> tuple[bool, str]:
@@ -121,14 +126,19 @@ class Backend(abc.ABC):
             )
         return asked
 
-    def check_export(self, precision: str, vae_precision: Optional[str] = None) -> None:
-        """Raise a one-line error unless this machine can export `precision` (with that VAE precision) for
-        this backend."""
+    def check_export(self, precision: str, vae_precision: Optional[str] = None, decode_tiling: Optional[DecodeTiling] = None) -> None:
+        """Raise a one-line error unless this machine can export `precision` (with that VAE precision, and a
+        tiled decode graph when `decode_tiling` is given) for this backend."""
         ok, why = self.available()
         if not ok:
             raise BackendUnavailableError(f"cannot export for {self.name} here: {why}")
         self.check_precision(precision)
         self.vae_precision(precision, vae_precision)
+        if decode_tiling is not None and not self.tiled_decode:
+            raise ExportError(
+                f"backend {self.name} runs the decode graph whole: a tiled decode (--decode-tile) is for executorch "
+                "bundles, whose Python and C++ runtimes blend the tiles"
+            )
 
     def check_precision(self, precision: str) -> None:
         if precision not in self.precisions:
@@ -154,6 +164,13 @@ class ProgramCache:
     def __contains__(self, key) -> bool:
         return key in self._memo
 
+    def for_graphs(self, graphs) -> "ProgramCache":
+        """A cache for `graphs` that differ from these in the decode graph's tiling only: it starts with this
+        cache's work on the other graphs (the step's lowering is most of an export's time)."""
+        cache = ProgramCache(graphs)
+        cache._memo = {key: value for key, value in self._memo.items() if not _concerns_the_vae(key)}
+        return cache
+
     def memo(self, key, build: Callable):
         if key not in self._memo:
             start = time.perf_counter()
@@ -174,6 +191,11 @@ class ProgramCache:
                 return torch.export.export(HalfPrecisionGraph(getattr(self.graphs, name)), self.graphs.example_inputs()[name])
 
         return self.memo(("fp16", name), export)
+
+
+def _concerns_the_vae(key) -> bool:
+    """Whether a ProgramCache key names work on a VAE graph (its int8 calibration covers both)."""
+    return any(part in ("encode", "decode", "int8-vae") for part in key)
 
 
 def package_version(distribution: str) -> str:

@@ -5,6 +5,7 @@ bundles stay under --work for `moebius-edge bench`.
     python benchmarks/bundle_sizes.py                                 # int8 only, ~1 h single-threaded on 2 cores
     python benchmarks/bundle_sizes.py --precisions int8 fp32 --keep   # the published benchmark's bundles
     python benchmarks/bundle_sizes.py --backend onnxruntime --precisions fp32 int8 --keep
+    python benchmarks/bundle_sizes.py --vae-precision int8 --keep       # int8 step, int8 VAE (x86 hosts)
 
 int8 uses the calibration policy's default layer plan (every candidate int8; the timestep path, conv_in/conv_out
 and the λ internals stay float) with min/max ranges from step inputs along one fp32 trajectory of a bundled
@@ -94,6 +95,41 @@ def policy_recipe(graphs):
     )
 
 
+def with_observed_ranges(graphs, recipe, samples):
+    """`recipe` with each int8 layer's input and output min/max over the step graph run on `samples`: the ranges
+    ONNX Runtime's quantizer takes from a recipe (the ExecuTorch export observes the samples itself, in PT2E)."""
+    import dataclasses
+
+    import torch
+
+    modules = dict(graphs.step.named_modules())
+    seen: dict[str, dict[str, list[float]]] = {}
+
+    def observe(name):
+        def hook(module, inputs, output):
+            for role, tensor in (("input", inputs[0]), ("output", output)):
+                low, high = seen.setdefault(name, {}).get(role, (float("inf"), float("-inf")))
+                seen[name][role] = (min(low, tensor.min().item()), max(high, tensor.max().item()))
+        return hook
+
+    names = [name for name, layer in recipe.layers.items() if layer.precision == "int8"]
+    handles = [modules[name].register_forward_hook(observe(name)) for name in names]
+    try:
+        with torch.no_grad():
+            for sample in samples:
+                graphs.step(*sample)
+    finally:
+        for handle in handles:
+            handle.remove()
+    unseen = [name for name in names if name not in seen]
+    if unseen:
+        raise SystemExit(f"int8 layer {unseen[0]} (and {len(unseen) - 1} more) never ran as a module: no range for it")
+    layers = dict(recipe.layers)
+    for name in names:
+        layers[name] = dataclasses.replace(layers[name], activation_range=seen[name])
+    return dataclasses.replace(recipe, layers=layers)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="moebius-0.2b")
@@ -103,6 +139,9 @@ def main(argv=None) -> int:
     parser.add_argument("--calibration-samples", type=int, default=4, help="step inputs along one fp32 trajectory")
     parser.add_argument("--work", type=Path, default=REPO / "build" / "bench-bundles")
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
+    parser.add_argument("--vae-precision", choices=["fp32", "fp16", "int8"], help="the VAE graphs' (default: the backend's)")
+    parser.add_argument("--decode-tile", type=int, help="also export each bundle with a decode graph for LATENTS² tiles")
+    parser.add_argument("--decode-overlap", type=int, default=16, help="with --decode-tile: latents shared by neighbouring tiles")
     parser.add_argument("--keep", action="store_true", help="keep the bundles (they are large)")
     args = parser.parse_args(argv)
 
@@ -135,24 +174,35 @@ def main(argv=None) -> int:
             progress(f"recording {args.calibration_samples} step inputs along an fp32 trajectory")
             calibration = trajectory_samples(graphs, args.calibration_samples)
             recipe = policy_recipe(graphs)
+            if args.backend == "onnxruntime":
+                progress("int8 layers' activation ranges on those samples (ONNX Runtime's quantizer reads them from the recipe)")
+                recipe = with_observed_ranges(graphs, recipe, calibration)
         results["calibration"] = {
             "samples": len(calibration), "seconds": round(time.perf_counter() - began, 1), "peak_rss_mb": round(memory.peak),
             "int8_layers": recipe.count("int8"), "fp32_layers": recipe.count("fp32"),
             "recipe": "the calibration policy's default plan, every candidate int8 (what the size target is about); "
                       "ranges from PT2E observers on the recorded samples",
         }
-    for precision in args.precisions:
-        folder = args.work / f"{args.model}-{args.backend}-{precision}"
+    variants = [("", graphs, programs)]
+    if args.decode_tile is not None:
+        from edge_sdk.deploy.tiled_decode import DecodeTiling
+
+        tiled = graphs.with_decode_tiling(DecodeTiling(args.decode_tile, args.decode_overlap))
+        variants.append((f"-tile{args.decode_tile}", tiled, ProgramCache(tiled)))
+    for (tiling, variant_graphs, variant_programs), precision in [(v, precision) for precision in args.precisions for v in variants]:
+        vae = f"-vae-{args.vae_precision}" if args.vae_precision else ""
+        key = f"{precision}{tiling}"
+        folder = args.work / f"{args.model}-{args.backend}-{precision}{vae}{tiling}"
         shutil.rmtree(folder, ignore_errors=True)
         with PeakMemory() as memory:
             began = time.perf_counter()
             bundle = export_bundle(
-                graphs, args.backend, precision, folder, recipe=recipe if precision == "int8" else None,
-                calibration_samples=calibration if precision == "int8" else None, programs=programs, model={"name": args.model, "random_weights": True}, progress=progress,
+                variant_graphs, args.backend, precision, folder, vae_precision=args.vae_precision, recipe=recipe if precision == "int8" else None,
+                calibration_samples=calibration if precision == "int8" else None, programs=variant_programs, model={"name": args.model, "random_weights": True}, progress=progress,
             )
         manifest = bundle.manifest
         sizes = {name: directory_size(bundle.graph_path(name)) for name in ("encode", "step", "decode")}
-        results["bundles"][precision] = {
+        results["bundles"][key] = {
             "graph_bytes": sizes,
             "graph_precisions": {name: manifest.graphs[name]["precision"] for name in sizes},
             "bundle_bytes": directory_size(folder),
@@ -161,12 +211,13 @@ def main(argv=None) -> int:
             "delegation": (manifest.backend_details or {}).get("delegation"),
             "test_vector": manifest.test_vector,
         }
-        progress(f"{precision}: step {sizes['step'] / 1e6:.1f} MB, bundle {directory_size(folder) / 1e6:.1f} MB")
+        progress(f"{key}: step {sizes['step'] / 1e6:.1f} MB, bundle {directory_size(folder) / 1e6:.1f} MB")
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
     results["process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     results["total_seconds"] = round(time.perf_counter() - start, 1)
     stem = f"bundle_sizes_{args.model}" + ("" if args.backend == "executorch" else f"_{args.backend}")
+    stem += f"_vae_{args.vae_precision}" if args.vae_precision else ""
     (args.results / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [f"# {args.backend} bundle sizes, {args.model} (random weights, {args.steps} steps)", "",
              "| precision | encode | step | decode | bundle | export | peak RSS |", "| --- | --- | --- | --- | --- | --- | --- |"]

@@ -5,7 +5,8 @@ test vector), the rest calibrate.
 
 - encode sees (image, mask) pairs, as an inpaint feeds it;
 - decode sees latents like a finished run's: the posterior mean of each whole photo (what a denoised latent
-  resembles) and the encode graph's masked latents (a hole zeroed or filled).
+  resembles) and the encode graph's masked latents (a hole zeroed or filled), cut into tiles where the decode
+  graph takes tiles.
 
 Drift (`vae_drift`), per held-out photo and reported as the worst one:
 - `decode_psnr_db`: the int8 decode of the photo's fp32 latents against the fp32 decode of the same latents;
@@ -53,9 +54,16 @@ def calibration_samples(graphs) -> VaeSamples:
     pairs = photos(graphs, range(HELD_OUT, len(sample_pairs())))
     decode = []
     for image, mask in pairs:
-        decode.append((graphs.encode(*whole_photo(image))[0],))
-        decode.append((graphs.encode(image, mask)[0],))
+        for latents in (graphs.encode(*whole_photo(image))[0], graphs.encode(image, mask)[0]):
+            decode.extend(decode_graph_inputs(graphs, latents))
     return VaeSamples(encode=pairs, decode=decode)
+
+
+def decode_graph_inputs(graphs, latents: torch.Tensor) -> list[tuple[torch.Tensor]]:
+    """What the decode graph is fed for these whole latents: themselves, or their tiles in a tiled decode."""
+    if graphs.decode_tiling is None:
+        return [(latents,)]
+    return [(tile,) for _, _, tile in graphs.decode_tiling.tiles(latents)]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _skip_unless_exportable(backend: str, precision: str) -> None:
+def skip_unless_exportable(backend: str, precision: str) -> None:
     """Skips (with the reason) when this tree cannot export or run such a bundle yet."""
     import argparse
 
@@ -42,7 +42,7 @@ def _skip_unless_exportable(backend: str, precision: str) -> None:
 
 def tiny_bundle(backend: str, precision: str) -> Path:
     """The session's shared tiny bundle (tests/backend_bundles.py) with conformance/ written into it once."""
-    _skip_unless_exportable(backend, precision)
+    skip_unless_exportable(backend, precision)
     from backend_bundles import tiny_bundles
 
     from edge_sdk.cli import main
@@ -67,3 +67,30 @@ def corrupted_copy(bundle: Path, destination: Path, graph_suffix: str) -> Path:
     data[middle : middle + 64] = bytes(64)
     step.write_bytes(bytes(data))
     return destination
+
+
+# tiny's latent is 64²: 28² tiles overlapping by 8 give origins 0, 20, 36 per axis (3×3 tiles): a middle tile with
+# ramps on both sides and a last one flush with the edge (its overlap 16, wider than the ramp).
+DECODE_TILING = {"tile": 28, "overlap": 8}
+
+
+def tiled_tiny_bundle() -> Path:
+    """A tiny fp32 ExecuTorch bundle whose decode graph takes latent tiles, with its conformance vectors (the
+    Python runner's, which blends the tiles itself); cached per code version beside the other test bundles."""
+    skip_unless_exportable("executorch", "fp32")
+    from backend_bundles import CACHE, tiny_bundles
+
+    from edge_sdk.bundle.export import export_bundle
+    from edge_sdk.cli import main
+    from edge_sdk.deploy.tiled_decode import DecodeTiling
+
+    bundles = tiny_bundles()
+    folder = CACHE / f"unit-executorch-fp32-tile{DECODE_TILING['tile']}x{DECODE_TILING['overlap']}-{bundles.digest}"
+    if not (folder / "manifest.json").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        graphs = bundles.graphs.with_decode_tiling(DecodeTiling(**DECODE_TILING))
+        # The untiled bundles' step lowering is reused: only the VAE graphs are exported again.
+        export_bundle(graphs, "executorch", "fp32", folder, programs=bundles.programs.for_graphs(graphs), model={"name": "tiny", "random_weights": True})
+    if not (folder / "conformance" / "vectors.json").is_file():
+        assert main(["conformance", str(folder)]) == 0
+    return folder

@@ -165,3 +165,26 @@ def test_seeded_noise_is_the_cpp_runtimes(tmp_path):
     cpp = np.zeros(16385, np.float32)
     ctypes.CDLL(str(library)).moebius_seeded_noise(ctypes.c_uint64(12345), cpp.ctypes.data_as(ctypes.c_void_p), cpp.size)
     assert np.abs(web - cpp).max() <= 1e-6 and abs(float(web.std()) - 1) < 0.03
+
+
+def test_tiled_decode_manifest_is_refused(tmp_path):
+    """The web runtime decodes the whole latent in one call, so a bundle whose decode graph takes tiles is refused."""
+    node = _node()
+    _built_package()
+    manifest = {
+        "format": "moebius-edge/bundle", "format_version": 1, "backend": "onnx", "precision": "fp32", "image_size": 64,
+        "timesteps": [999, 499], "graphs": {name: {"file": f"{name}.onnx"} for name in ("encode", "step", "decode")},
+    }
+    script = (
+        "import('./dist/src/manifest.js').then((m) => { for (const text of process.argv.slice(1)) {"
+        " try { console.log(JSON.stringify({ ok: m.parseManifest(text).imageSize })); }"
+        " catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); } } })"
+    )
+    cases = [manifest, {**manifest, "decode_tiling": None}, {**manifest, "decode_tiling": {"tile": 6, "overlap": 2}}]
+    result = subprocess.run([node, "-e", script, *map(json.dumps, cases)], cwd=WEB, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    untiled, null_tiling, tiled = map(json.loads, result.stdout.splitlines())
+    assert untiled == null_tiling == {"ok": 64}
+    assert tiled == {
+        "code": "UNSUPPORTED", "message": "tiled decode bundles are not supported by the web runtime; export without --decode-tile",
+    }

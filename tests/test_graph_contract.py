@@ -5,11 +5,12 @@ from types import SimpleNamespace
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES, graph_signatures, io_names
 
 
-def fake_graphs(starts_from_noise: bool):
+def fake_graphs(starts_from_noise: bool, decode_latent_size: int = 8):
     return SimpleNamespace(
         config=SimpleNamespace(image_size=64, sample_size=8),
         encode=SimpleNamespace(latent_channels=4),
         schedule=SimpleNamespace(starts_from_noise=starts_from_noise),
+        decode_latent_size=decode_latent_size,
     )
 
 
@@ -30,6 +31,12 @@ def test_signatures_name_shape_and_type_every_tensor():
         },
         "decode": {"inputs": [spec("latents", latents)], "outputs": [spec("image", (1, 3, 64, 64))]},
     }
+
+
+def test_a_tiled_decode_graph_takes_a_latent_tile_and_gives_its_pixels():
+    signatures = graph_signatures(fake_graphs(True, decode_latent_size=6))
+    assert signatures["decode"] == {"inputs": [spec("latents", (1, 4, 6, 6))], "outputs": [spec("image", (1, 3, 48, 48))]}
+    assert signatures["encode"]["inputs"][0] == spec("image", (1, 3, 64, 64))  # the other graphs keep the whole image
 
 
 def test_encode_returns_the_clean_latents_below_full_strength():

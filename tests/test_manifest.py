@@ -21,7 +21,7 @@ def exported_document() -> dict:
         "format": "moebius-edge/bundle", "format_version": 1, "backend": "executorch", "precision": "fp32",
         "vae_precision": "fp32", "model": "tiny", "model_source": {"name": "tiny", "random_weights": True}, "image_size": 512, "latent_size": 64,
         "latent_channels": 4, "steps": 2, "strength": 0.6, "guidance_scale": 2.5, "timesteps": [561, 61],
-        "schedule": SCHEDULE, "graphs": {name: graph(name) for name in ("encode", "step", "decode")},
+        "schedule": SCHEDULE, "graphs": {name: graph(name) for name in ("encode", "step", "decode")}, "decode_tiling": None,
         "test_vector": {"file": "test_vector.safetensors", "tolerance": {"step": 1e-5}, "measured": None},
         "calibration": None, "vae_drift": None, "backend_details": {"delegate": "xnnpack"}, "sdk_version": "0.1.0",
         "toolchain": {"torch": "2.13.0"}, "created": "2026-12-05T06:00:00Z",
@@ -53,7 +53,7 @@ def test_an_exported_manifest_reads_typed_and_writes_back_byte_for_byte(tmp_path
 
 def test_an_older_manifest_loads_with_defaults_and_keeps_its_keys(tmp_path):
     document = exported_document()
-    for key in ("model", "vae_precision", "steps", "strength", "guidance_scale", "calibration", "vae_drift", "export_seconds"):
+    for key in ("model", "vae_precision", "steps", "strength", "guidance_scale", "decode_tiling", "calibration", "vae_drift", "export_seconds"):
         del document[key]
     document["backend"] = "onnx"  # the ONNX Runtime backend's former name
     document["graphs"] = {name: dict(graph(name), file=f"{name}.onnx") for name in ("encode", "step", "decode")}
@@ -64,7 +64,7 @@ def test_an_older_manifest_loads_with_defaults_and_keeps_its_keys(tmp_path):
     manifest = bundle.manifest
     assert manifest.backend == "onnx" and bundle.graph_path("step").name == "step.onnx"
     assert (manifest.model_name, manifest.baked_steps, manifest.strength, manifest.guidance_scale) == ("tiny", 2, 1.0, 2.5)
-    assert (manifest.vae_precision, manifest.vae_drift) == ("fp16", None)
+    assert (manifest.vae_precision, manifest.vae_drift, manifest.tiling) == ("fp16", None, None)
     (tmp_path / "again").mkdir()
     manifest.write(tmp_path / "again")
     assert (tmp_path / "again" / "manifest.json").read_bytes() == original
@@ -77,6 +77,8 @@ def test_an_older_manifest_loads_with_defaults_and_keeps_its_keys(tmp_path):
         (lambda d: d.update(format_version=2), "bundle format version 2 is not supported"),
         (lambda d: d.update(backend="tflite"), "unknown backend 'tflite'"),
         (lambda d: d["graphs"].pop("decode"), "the manifest must describe the graphs encode, step, decode"),
+        (lambda d: d.update(decode_tiling={"tile": 40}), "decode_tiling must be null or an object with integer 'tile' and 'overlap'"),
+        (lambda d: d.update(decode_tiling={"tile": 40, "overlap": 40}), r"decode tiling needs 0 < overlap < tile < latent size \(64\); got tile 40, overlap 40"),
     ],
 )
 def test_a_bad_manifest_is_one_clear_line(tmp_path, change, message):

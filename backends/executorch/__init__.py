@@ -13,6 +13,8 @@ class ExecuTorchBackend(Backend):
         self.delegate = delegate
         self.name = "executorch" if delegate == "xnnpack" else "executorch-coreml"
         self.precisions = ("fp32", "int8") if delegate == "xnnpack" else ("fp16",)
+        # The C++ runtime blends decode tiles for XNNPACK bundles (Core ML ones run on Apple's devices only).
+        self.tiled_decode = delegate == "xnnpack"
         if delegate == "coreml":
             self.vae_reason = "the Core ML delegate computes every graph in fp16"
 

@@ -20,6 +20,7 @@ class ExecuTorchRunner(Runner):
             return program, program.load_method("forward")  # the program is kept with its method
 
         self._graphs = LoadedGraphs(load, in_turn=load_in_turn)
+        self.decode_tiling = bundle.manifest.tiling
 
     def run(self, name: str, *inputs: torch.Tensor) -> list[torch.Tensor]:
         _, method = self._graphs[name]

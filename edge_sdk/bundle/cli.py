@@ -27,6 +27,13 @@ def add_export_command(commands, add_model_arguments) -> None:
     p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp32 (default), fp16, w8 (int8 weights) or int8")
     # Checked in _check_export_arguments rather than by `choices`: a bad value gets the CLI's one-line error.
     p.add_argument("--vae-precision", metavar="{" + ",".join(VAE_PRECISIONS) + "}", help=VAE_PRECISION_HELP)
+    p.add_argument(
+        "--decode-tile", type=int, metavar="LATENTS",
+        help="export the decode graph for LATENTS² latent tiles (8 pixels each) and decode tile by tile: its working "
+             "memory shrinks with the tile's area, for more decode time and a seam error (measured at export, in the "
+             "manifest's decode_tiling). executorch bundles only; e.g. 40 for a 512² model (4 tiles)",
+    )
+    p.add_argument("--decode-overlap", type=int, metavar="LATENTS", help="latents neighbouring tiles share and blend (default: min(16, tile/2))")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--recipe", type=Path, help="int8 calibration recipe (JSON from `moebius-edge calibrate`)")
     source.add_argument("--calibrate", action="store_true", help="int8: calibrate now on the bundled sample photos (the default without --recipe)")
@@ -98,7 +105,7 @@ def _check_export_arguments(args) -> None:
     check_sampling_arguments(args)
     if args.vae_precision is not None and args.vae_precision not in VAE_PRECISIONS:
         raise EdgeSDKError(f"--vae-precision must be {', '.join(VAE_PRECISIONS)}, got {args.vae_precision!r}")
-    get_backend(args.backend).check_export(args.precision, args.vae_precision)
+    get_backend(args.backend).check_export(args.precision, args.vae_precision, decode_tiling(args))
     _check_recipe_arguments(args)
     if not args.output.parent.is_dir():
         raise EdgeSDKError(f"output folder does not exist: {args.output.parent}")
@@ -106,6 +113,20 @@ def _check_export_arguments(args) -> None:
         raise EdgeSDKError(f"{args.output} already exists: bundles are written to a new directory")
     check_writable_folder(args.output.parent, str(args.output))
     check_model_files(args)
+
+
+def decode_tiling(args):
+    """The DecodeTiling that --decode-tile/--decode-overlap ask for, or None (checked against the model later)."""
+    from edge_sdk.deploy.tiled_decode import DecodeTiling
+
+    if args.decode_tile is None:
+        if args.decode_overlap is not None:
+            raise EdgeSDKError("--decode-overlap needs --decode-tile")
+        return None
+    overlap = args.decode_overlap if args.decode_overlap is not None else min(16, args.decode_tile // 2)
+    if args.decode_tile < 2 or overlap < 1:
+        raise EdgeSDKError(f"--decode-tile must be at least 2 and --decode-overlap at least 1 (got {args.decode_tile}, {overlap})")
+    return DecodeTiling(tile=args.decode_tile, overlap=overlap)
 
 
 def cmd_export(args) -> None:
@@ -152,6 +173,10 @@ def _export(args, recipe, pipe, progress):
     progress(f"building the deploy graphs ({args.steps} steps, guidance {args.guidance:g}, strength {args.strength:g})")
     with torch.no_grad():
         graphs = DeployGraphs.build(pipe.denoiser, pipe.vae, steps=args.steps, strength=args.strength, guidance_scale=args.guidance)
+    try:
+        graphs = graphs.with_decode_tiling(decode_tiling(args))
+    except ValueError as exc:
+        raise EdgeSDKError(f"--decode-tile/--decode-overlap: {exc}") from None
     prediction = None
     if args.precision == "int8" and recipe is None:
         recipe, prediction = _calibrated_recipe(args, pipe, graphs, progress)

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import torch
+
 from edge_sdk.backends.base import ProgramCache, quiet
 from edge_sdk.bundle.files import file_records, listed_files, publishing_directory
 from edge_sdk.bundle.manifest import Bundle, Manifest, read_bundle, utc_now
@@ -44,10 +46,12 @@ def export_bundle(
     from edge_sdk.backends import get_backend
 
     chosen = get_backend(backend)
-    chosen.check_export(precision, vae_precision)
+    chosen.check_export(precision, vae_precision, graphs.decode_tiling)
     vae_precision = chosen.vae_precision(precision, vae_precision)
     out_dir = Path(out_dir)
     programs = programs or ProgramCache(graphs)
+    if programs.graphs is not graphs:
+        raise ValueError("the ProgramCache was made for other deploy graphs (a tiled decode is another graphs object)")
     started = time.perf_counter()
     progress("test vector: running the fp32 reference graphs")
     vector = make_test_vector(graphs)
@@ -63,6 +67,9 @@ def export_bundle(
             (staging / RECIPE_FILE).write_text(json.dumps(recipe.to_dict(), indent=2) + "\n", encoding="utf-8")
             extra.append(RECIPE_FILE)
         manifest = _manifest(graphs, chosen, precision, result, model or {"name": "custom"}, predicted_quality)
+        if graphs.decode_tiling is not None:
+            progress("tiled decode: measuring the seam error (fp32, tile by tile against whole) on held-out photos")
+            manifest.decode_tiling = decode_tiling_record(graphs)
         measured = None
         if measure and chosen.runtime_available()[0]:
             progress("test vector: running the exported graphs")
@@ -120,6 +127,24 @@ def _manifest(graphs, chosen, precision: str, result, model: dict, predicted_qua
         toolchain=chosen.toolchain_versions(),
         created=utc_now(),
     )
+
+
+def decode_tiling_record(graphs) -> dict:
+    """The manifest's `decode_tiling`: the tiling and its seam error, the fp32 decode graph run tile by tile
+    against whole on the held-out photos' latents (the worst photo's PSNR; runtime precision adds its own)."""
+    from edge_sdk.calibration.vae import held_out_photos
+    from edge_sdk.image_metrics import psnr
+
+    tiling = graphs.decode_tiling
+    held_out = held_out_photos(graphs)
+    with torch.no_grad():
+        seam = min(psnr(graphs.decode_image(photo.latents), photo.decoded) for photo in held_out)
+    return {
+        **tiling.to_dict(),
+        "tiles": len(tiling.origins(graphs.config.sample_size)) ** 2,
+        "seam_psnr_db": round(seam, 2),
+        "measured_on": f"{len(held_out)} held-out photos' latents, fp32 deploy graphs",
+    }
 
 
 def _add_file_records(manifest: Manifest, staging: Path, result, entries: list[str]) -> None:

@@ -57,6 +57,12 @@ def describe_bundle(path, as_json: bool = False) -> str:
             f"int8 VAE vs fp32 on held-out photos: decode {drift['decode_psnr_db']} dB, encode + decode "
             f"{drift['round_trip_psnr_db']} dB PSNR, encode relative error {drift['encode_relative_error']:.2e}"
         )
+    if manifest.decode_tiling:
+        tiling = manifest.decode_tiling
+        lines.append(
+            f"decode tiled: {tiling.get('tiles', '?')} tiles of {tiling['tile']}² latents, overlap {tiling['overlap']}; "
+            f"seam error (fp32, tiled vs whole) {tiling.get('seam_psnr_db', '?')} dB PSNR"
+        )
     vector = manifest.test_vector
     if vector.get("measured"):
         lines.append("test vector at export: " + ", ".join(

@@ -39,7 +39,7 @@ def make_test_vector(graphs) -> dict[str, torch.Tensor]:
     x = torch.randn(1, 4, config.sample_size, config.sample_size, generator=generator)
     index = torch.tensor([0], dtype=torch.int64)
     next_x = graphs.step(x, masked_latents, mask_latent, index)
-    decoded = graphs.decode(masked_latents.to(vae_dtype)).float()
+    decoded = graphs.decode_image(masked_latents.to(vae_dtype)).float()
     return {
         "step.x": x,
         "step.masked_latents": masked_latents,

@@ -17,6 +17,7 @@ from edge_sdk.atomic_files import write_text_atomic
 from edge_sdk.bundle.files import sha256_file
 from edge_sdk.deploy.host_loop import StartOfLoop
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES
+from edge_sdk.deploy.tiled_decode import DecodeTiling
 from edge_sdk.errors import BundleError
 
 FORMAT = "moebius-edge/bundle"
@@ -32,7 +33,7 @@ def utc_now() -> str:
 FIELD_ORDER = (
     "format", "format_version", "backend", "precision", "vae_precision", "model", "model_source", "image_size",
     "latent_size", "latent_channels", "steps", "strength", "guidance_scale", "timesteps", "schedule", "graphs",
-    "test_vector", "calibration", "vae_drift", "backend_details", "sdk_version", "toolchain", "created", "files",
+    "decode_tiling", "test_vector", "calibration", "vae_drift", "backend_details", "sdk_version", "toolchain", "created", "files",
     "export_seconds",
 )
 REQUIRED = ("backend", "precision", "graphs", "files", "image_size", "timesteps", "schedule", "test_vector")
@@ -64,6 +65,8 @@ class Manifest:
     strength: float = 1.0
     guidance_scale: float = 2.5
     vae_precision: Optional[str] = None
+    # {"tile", "overlap"} (latents) when the decode graph takes tiles, with the seam error measured at export.
+    decode_tiling: Optional[dict] = None
     calibration: Optional[dict] = None  # what the int8 recipe's calibration predicted (PSNR), else null
     vae_drift: Optional[dict] = None  # an int8 VAE's drift from fp32 on held-out photos, measured at export
     backend_details: dict = dataclasses.field(default_factory=dict)
@@ -87,6 +90,11 @@ class Manifest:
     @property
     def model_name(self) -> str:
         return self.model if "model" not in self.absent else self.source.get("name", "custom")
+
+    @property
+    def tiling(self) -> Optional[DecodeTiling]:
+        """How the host runs the decode graph: tile by tile (docs/architecture.md, "Tiled decode"), or None."""
+        return DecodeTiling.from_dict(self.decode_tiling)
 
     def loop_schedule(self) -> StartOfLoop:
         """What the host loop needs: the timesteps and how the first latent is made."""
@@ -197,6 +205,7 @@ def _validate(manifest, where: Path) -> None:
         if not isinstance(graphs[name], dict) or not isinstance(graphs[name].get("file"), str):
             raise BundleError(f"{where}: the manifest names no file for the {name} graph")
     _check_backend_files(manifest, where)
+    _check_decode_tiling(manifest, where)
     files = manifest["files"]
     if not isinstance(files, dict) or not files:
         raise BundleError(f"{where}: the manifest lists no files")
@@ -222,6 +231,19 @@ def _check_backend_files(manifest: dict, where: Path) -> None:
                 f"{where}: the manifest says backend {backend!r}, whose graphs are {suffix} files, but its {name} graph "
                 f"is {file}: the bundle is damaged"
             )
+
+
+def _check_decode_tiling(manifest: dict, where: Path) -> None:
+    tiling = manifest.get("decode_tiling")
+    if tiling is None:
+        return
+    if not isinstance(tiling, dict) or not all(isinstance(tiling.get(key), int) for key in ("tile", "overlap")):
+        raise BundleError(f"{where}: decode_tiling must be null or an object with integer 'tile' and 'overlap': the bundle is damaged")
+    latent_size = manifest.get("latent_size", int(manifest["image_size"]) // 8)
+    try:
+        DecodeTiling.from_dict(tiling).check(latent_size)
+    except ValueError as exc:
+        raise BundleError(f"{where}: {exc}: the bundle is damaged") from None
 
 
 def check_files(path: Path, manifest: Manifest) -> None:

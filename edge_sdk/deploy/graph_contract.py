@@ -33,6 +33,7 @@ def graph_signatures(graphs) -> dict[str, dict]:
     """Input and output names, shapes and dtypes of the three graphs, as every backend's files take them."""
     side, latent = graphs.config.image_size, graphs.config.sample_size
     latents = (1, graphs.encode.latent_channels, latent, latent)
+    tile = graphs.decode_latent_size  # the decode graph's: one tile's when tiled
     shapes = {
         "image": (1, 3, side, side),
         "mask": (1, 1, side, side),
@@ -42,15 +43,17 @@ def graph_signatures(graphs) -> dict[str, dict]:
         "x": latents,
         "step_index": (1,),
         "next_x": latents,
-        "latents": latents,
+        "latents": (1, graphs.encode.latent_channels, tile, tile),
     }
+    decoded = (1, 3, tile * side // latent, tile * side // latent)
 
-    def spec(tensor: str) -> dict:
+    def spec(tensor: str, graph: str) -> dict:
         dtype = STEP_INDEX_DTYPE if tensor == "step_index" else "float32"
-        return {"name": tensor, "shape": [int(s) for s in shapes[tensor]], "dtype": dtype}
+        shape = decoded if (graph, tensor) == ("decode", "image") else shapes[tensor]
+        return {"name": tensor, "shape": [int(s) for s in shape], "dtype": dtype}
 
     signatures = {}
     for name in GRAPH_NAMES:
         inputs, outputs = io_names(graphs, name)
-        signatures[name] = {"inputs": [spec(t) for t in inputs], "outputs": [spec(t) for t in outputs]}
+        signatures[name] = {"inputs": [spec(t, name) for t in inputs], "outputs": [spec(t, name) for t in outputs]}
     return signatures

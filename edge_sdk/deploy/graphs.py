@@ -23,6 +23,7 @@ from edge_sdk.deploy.encode import EncodeGraph
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 from edge_sdk.deploy.schedule import DDIMSchedule, ddim_schedule
 from edge_sdk.deploy.step import StepGraph, build_step
+from edge_sdk.deploy.tiled_decode import DecodeTiling, decode_maybe_tiled
 from edge_sdk.model import MoebiusDenoiser
 from edge_sdk.vae import resolve_vae
 
@@ -38,6 +39,8 @@ class DeployGraphs:
     guidance_scale: float
     optimized: bool
     config: MoebiusConfig
+    # Set (`with_decode_tiling`): the decode graph is exported for one latent tile and run tile by tile.
+    decode_tiling: Optional[DecodeTiling] = None
 
     @classmethod
     def build(
@@ -66,6 +69,21 @@ class DeployGraphs:
             optimized=optimize,
             config=denoiser.config,
         )
+
+    def with_decode_tiling(self, tiling: Optional[DecodeTiling]) -> "DeployGraphs":
+        """These graphs (the same modules) with the decode graph taking `tiling.tile`² latent tiles."""
+        if tiling is not None:
+            tiling.check(self.config.sample_size)
+        return dataclasses.replace(self, decode_tiling=tiling)
+
+    @property
+    def decode_latent_size(self) -> int:
+        """The decode graph's latent side: a tile's when tiled."""
+        return self.decode_tiling.tile if self.decode_tiling is not None else self.config.sample_size
+
+    def decode_image(self, latents: torch.Tensor) -> torch.Tensor:
+        """The whole latent decoded as the bundle's host does it: at once, or tile by tile."""
+        return decode_maybe_tiled(self.decode, latents, self.decode_tiling)
 
     @property
     def timesteps(self) -> list[int]:
@@ -99,7 +117,7 @@ class DeployGraphs:
     def run(self, image: torch.Tensor, mask: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """image [1,3,512,512] in [−1,1], mask [1,1,512,512] in {0,1}, noise [1,4,64,64] → image in [0,1]."""
         vae_dtype = next(self.decode.parameters()).dtype
-        return host_loop.run_loop(self.encode, self.step, lambda x: self.decode(x.to(vae_dtype)), self.schedule, image, mask, noise)
+        return host_loop.run_loop(self.encode, self.step, lambda x: self.decode_image(x.to(vae_dtype)), self.schedule, image, mask, noise)
 
     def example_inputs(self, batch: int = 1) -> dict[str, tuple]:
         """Inputs of the deployed shapes for each graph (seeded, on the graphs' device)."""
@@ -120,7 +138,8 @@ class DeployGraphs:
             mask_latent.to(torch.float32),
             torch.tensor([0], dtype=torch.int64, device=device),
         )
-        return {"encode": (image, mask), "step": step, "decode": (randn(batch, 4, latent, latent, dtype=vae_dtype),)}
+        tile = self.decode_latent_size
+        return {"encode": (image, mask), "step": step, "decode": (randn(batch, 4, tile, tile, dtype=vae_dtype),)}
 
     def export(self, names=GRAPH_NAMES, strict: bool = True, timings: Optional[dict] = None) -> dict:
         """`torch.export.export` of each graph with static shapes: {name: ExportedProgram}.

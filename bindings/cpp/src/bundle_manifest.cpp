@@ -88,6 +88,16 @@ Status read_manifest(const std::string& bundle_dir, BundleManifest& out) {
   get_int(root, "latent_size", out.latent_size);
   get_int(root, "latent_channels", out.latent_channels);
   if (out.latent_size <= 0 || out.latent_channels <= 0) return bad("invalid latent_size or latent_channels");
+  const JsonValue* tiling = root.find("decode_tiling");
+  if (tiling != nullptr && tiling->kind() != JsonValue::Kind::Null) {
+    if (!get_int(*tiling, "tile", out.decode_tiling.tile) || !get_int(*tiling, "overlap", out.decode_tiling.overlap)) {
+      return bad("decode_tiling must be null or an object with integer 'tile' and 'overlap'");
+    }
+    std::string problem = check_decode_tiling(out.decode_tiling, out.latent_size);
+    if (!problem.empty()) return bad(problem);
+    // Tiles are blended on whole pixels: the image must be a whole number of pixels per latent.
+    if (out.image_size % out.latent_size != 0) return bad("decode_tiling needs image_size to be a multiple of latent_size");
+  }
   const JsonValue* timesteps = root.find("timesteps");
   if (timesteps == nullptr || !timesteps->is_array() || timesteps->array().empty()) return bad("missing 'timesteps'");
   out.steps = static_cast<int>(timesteps->array().size());

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "status.h"
+#include "tiled_decode.h"
 
 namespace moebius {
 
@@ -29,6 +30,8 @@ struct BundleManifest {
   float start_signal = 0.0f;
   float start_noise = 1.0f;
   std::map<std::string, GraphEntry> graphs;  // "encode", "step", "decode"
+  // Set when the decode graph takes latent tiles [1, C, tile, tile] (manifest "decode_tiling"; absent or null: off).
+  DecodeTiling decode_tiling;
 
   bool starts_from_noise() const { return strength >= 1.0f; }
 };

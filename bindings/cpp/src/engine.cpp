@@ -9,6 +9,7 @@
 #include "seeded_noise.h"
 #include "sha256.h"
 #include "thread_count.h"
+#include "tiled_decode.h"
 
 namespace moebius {
 namespace {
@@ -133,8 +134,19 @@ Status Engine::decode(const float* x, float* image) {
   ExecutorchGraph* decode_graph = nullptr;
   Status status = graph(kDecode, decode_graph);
   if (!status.ok()) return status;
-  return decode_graph->run({{HostTensor::Type::Float32, latent_shape(manifest_.latent_channels), x, nullptr}},
-                           {{HostTensor::Type::Float32, image_shape(3), nullptr, image}});
+  const DecodeTiling& tiling = manifest_.decode_tiling;
+  if (!tiling.enabled()) {
+    return decode_graph->run({{HostTensor::Type::Float32, latent_shape(manifest_.latent_channels), x, nullptr}},
+                             {{HostTensor::Type::Float32, image_shape(3), nullptr, image}});
+  }
+  // The decode graph was exported for one tile: its working memory scales with the tile's area, not the image's.
+  const int scale = manifest_.image_size / manifest_.latent_size, pixels = tiling.tile * scale;
+  const std::vector<int32_t> tile_latent = {1, manifest_.latent_channels, tiling.tile, tiling.tile}, tile_image = {1, 3, pixels, pixels};
+  return decode_tiled(tiling, manifest_.latent_channels, manifest_.latent_size, scale, x, image,
+                      [&](const float* latent_tile, float* image_tile) {
+                        return decode_graph->run({{HostTensor::Type::Float32, tile_latent, latent_tile, nullptr}},
+                                                 {{HostTensor::Type::Float32, tile_image, nullptr, image_tile}});
+                      });
 }
 
 Status Engine::inpaint(const uint8_t* rgba, int width, int height, const uint8_t* mask, const float* noise, size_t noise_count,

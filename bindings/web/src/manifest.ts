@@ -62,6 +62,13 @@ export function parseManifest(text: string): BundleInfo {
   if (!WEB_BACKENDS.includes(backend)) {
     throw new MoebiusEdgeError("UNSUPPORTED", `this bundle is for the '${backend}' backend; the web runtime runs ONNX bundles`);
   }
+  // A hand-edited manifest could carry it: decoding tiles as if they were the whole latent gives wrong pictures.
+  if (root.decode_tiling !== undefined && root.decode_tiling !== null) {
+    throw new MoebiusEdgeError(
+      "UNSUPPORTED",
+      "tiled decode bundles are not supported by the web runtime; export without --decode-tile",
+    );
+  }
   const precision = root.precision;
   if (typeof precision !== "string") throw bad("missing 'precision'");
   const graphsJson = root.graphs;
