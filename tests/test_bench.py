@@ -261,3 +261,20 @@ def test_a_probe_child_reports_its_own_peak_memory_not_its_parents():
     # A Python child that imports the probe module stays far below the parent's 1.5 GiB.
     assert child_peak < 600, child_peak
     del ballast
+
+
+def test_bundles_of_one_preset_share_a_reference_whether_or_not_they_record_its_config():
+    """`moebius-edge export` records the preset's config in model_source, benchmarks/bundle_sizes.py only its name:
+    the same model either way; another preset is another model."""
+    from types import SimpleNamespace
+
+    from edge_sdk.bench.reference import model_key
+    from edge_sdk.config import resolve_config
+
+    def manifest(name, source):
+        return SimpleNamespace(model_name=name, source=source, image_size=512, timesteps=[950, 0], strength=1.0, guidance_scale=2.5)
+
+    named = model_key(manifest("tiny", {"name": "tiny", "random_weights": True}))
+    recorded = model_key(manifest("tiny", {"name": "tiny", "config": resolve_config("tiny").to_dict()}))
+    assert named == recorded
+    assert model_key(manifest("nano", {"name": "nano"}))["config"] != named["config"]

@@ -80,9 +80,10 @@ def _probe(args) -> dict:
     import torch
 
     from edge_sdk.samples import sample_square
-    from edge_sdk.bench.threads import set_threads
+    from edge_sdk.threads import use_threads
 
-    set_threads(args.threads)
+    if args.threads is not None:
+        use_threads(args.threads)  # ONNX Runtime's sessions too
     if args.kind == "bundle":
         from edge_sdk.backends import get_backend
         from edge_sdk.bundle.manifest import read_bundle

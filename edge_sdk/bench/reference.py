@@ -22,7 +22,8 @@ def model_key(manifest) -> dict:
     schedule."""
     return {
         "model": manifest.model_name,
-        "config": manifest.source.get("config"),
+        # The architecture itself: a preset's bundle may record its config or only its name.
+        "config": _config(manifest.source, manifest.model_name).to_dict(),
         "checkpoint_sha256": manifest.source.get("checkpoint_sha256"),
         "image_size": manifest.image_size,
         "timesteps": list(manifest.timesteps),

@@ -22,7 +22,8 @@ from edge_sdk.bench.memory import measure_in_child
 from edge_sdk.bench.quality import compare, inpaint_samples, summary
 from edge_sdk.bench.reference import model_key, reference_graphs
 from edge_sdk.bench.schema import SCHEMA_NAME, SCHEMA_VERSION
-from edge_sdk.bench.threads import runtime_threads, set_threads
+from edge_sdk.bench.threads import runtime_threads
+from edge_sdk.threads import use_threads
 from edge_sdk.errors import EdgeSDKError
 
 REFERENCE_NAME = "pytorch-eager-fp32"
@@ -178,7 +179,9 @@ def run_bench(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     host = host_info.describe_host()
-    set_threads(threads)
+    # Through edge_sdk.threads: ONNX Runtime sessions opened later take the count from there (set_threads alone
+    # left them on ONNX Runtime's every-core default, and the "1 thread" ONNX Runtime rows ran on 2).
+    use_threads(threads)
     plan = _Plan(steps, warmup, threads, samples, measure_memory, manifest.image_size, len(manifest.timesteps))
     per_config = 1 + calls_per_measurement(steps, warmup) + max(samples, 1) + (1 if measure_memory else 0)
     total = per_config * (1 + len(opened)) + max(samples, 1) * len(native)

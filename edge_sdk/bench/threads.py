@@ -36,4 +36,8 @@ def runtime_threads(backend: str) -> Optional[int]:
         lib = _executorch_threadpool()
         if lib is not None and hasattr(lib, "_threadpool_get_thread_count"):
             return int(lib._threadpool_get_thread_count())
+    if backend == "onnxruntime":
+        from edge_sdk.threads import chosen_threads
+
+        return chosen_threads()  # what its sessions' intra_op_num_threads are set to (backends/onnxruntime/runner.py)
     return None
