@@ -139,7 +139,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     from edge_sdk.bench.host import load_average
-    from edge_sdk.bench.threads import set_threads
+    from edge_sdk.threads import set_threads
 
     set_threads(args.threads)
     load_before = load_average()

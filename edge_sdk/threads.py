@@ -33,11 +33,31 @@ def use_threads(threads: Optional[int] = None, name: str = "--threads") -> int:
         threads = default_threads()
     elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise EdgeSDKError(f"{name} must be a whole number of at least 1, got {threads!r}")
-    from edge_sdk.bench.threads import set_threads
-
     set_threads(threads)
     _CHOSEN["threads"] = threads
     return threads
+
+
+def executorch_threadpool():
+    try:
+        from executorch.extension.pybindings import portable_lib
+    except Exception:  # no ExecuTorch here, or a build without the pybindings
+        return None
+    return portable_lib
+
+
+def set_threads(threads: Optional[int]) -> None:
+    """PyTorch's intra-op pool and ExecuTorch's (XNNPACK's) threadpool get `threads` workers; None keeps defaults."""
+    if threads is None:
+        return
+    import torch
+
+    torch.set_num_threads(threads)
+    lib = executorch_threadpool()
+    if lib is not None and hasattr(lib, "_unsafe_reset_threadpool"):
+        from edge_sdk.native_output import quietly
+
+        quietly(lib._unsafe_reset_threadpool, threads)  # its cpuinfo probe prints to the terminal otherwise
 
 
 def chosen_threads() -> Optional[int]:
