@@ -22,6 +22,7 @@ from typing import Callable, Optional
 import torch
 
 from edge_sdk.deploy.tiled_decode import DecodeTiling, decode_maybe_tiled
+from edge_sdk.deploy.vae_precision import vae_graph_precisions, vae_precision_name
 from edge_sdk.errors import BackendUnavailableError, ExportError
 
 Progress = Callable[[str], None]
@@ -114,17 +115,23 @@ class Backend(abc.ABC):
         """The precisions the VAE graphs of a `precision` bundle can have; the first is the default."""
 
     def vae_precision(self, precision: str, asked: Optional[str] = None) -> str:
-        """The VAE precision a `precision` bundle gets: `asked`, or the backend's default; a one-line error
-        when this backend cannot run its VAE in `asked`."""
+        """The VAE precision a `precision` bundle gets: `asked` (one precision, or ENCODE/DECODE: see
+        edge_sdk/deploy/vae_precision.py), or the backend's default; a one-line error when this backend cannot
+        run a VAE graph in the precision asked for it."""
         allowed = self.vae_precisions(precision)
         if asked is None:
             return allowed[0]
-        if asked not in allowed:
-            raise ExportError(
-                f"backend {self.name} exports {precision} bundles with the VAE in {' or '.join(allowed)}, not {asked}"
-                + (f": {self.vae_reason}" if self.vae_reason else "")
-            )
-        return asked
+        try:
+            per_graph = vae_graph_precisions(asked)
+        except ValueError as error:
+            raise ExportError(str(error)) from None
+        for graph_precision in per_graph.values():
+            if graph_precision not in allowed:
+                raise ExportError(
+                    f"backend {self.name} exports {precision} bundles with the VAE in {' or '.join(allowed)}, not {graph_precision}"
+                    + (f": {self.vae_reason}" if self.vae_reason else "")
+                )
+        return vae_precision_name(**per_graph)
 
     def check_export(self, precision: str, vae_precision: Optional[str] = None, decode_tiling: Optional[DecodeTiling] = None) -> None:
         """Raise a one-line error unless this machine can export `precision` (with that VAE precision, and a

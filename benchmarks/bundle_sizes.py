@@ -6,6 +6,7 @@ bundles stay under --work for `moebius-edge bench`.
     python benchmarks/bundle_sizes.py --precisions int8 fp32 --keep   # the published benchmark's bundles
     python benchmarks/bundle_sizes.py --backend onnxruntime --precisions fp32 int8 --keep
     python benchmarks/bundle_sizes.py --vae-precision int8 --keep       # int8 step, int8 VAE (x86 hosts)
+    python benchmarks/bundle_sizes.py --vae-precision int8/fp32 --keep  # int8 step and encode, fp32 decode
 
 int8 uses the calibration policy's default layer plan (every candidate int8; the timestep path, conv_in/conv_out
 and the λ internals stay float) with min/max ranges from step inputs along one fp32 trajectory of a bundled
@@ -139,7 +140,7 @@ def main(argv=None) -> int:
     parser.add_argument("--calibration-samples", type=int, default=4, help="step inputs along one fp32 trajectory")
     parser.add_argument("--work", type=Path, default=REPO / "build" / "bench-bundles")
     parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results")
-    parser.add_argument("--vae-precision", choices=["fp32", "fp16", "int8"], help="the VAE graphs' (default: the backend's)")
+    parser.add_argument("--vae-precision", help="the VAE graphs': fp32, fp16, int8 or ENCODE/DECODE such as int8/fp32 (default: the backend's)")
     parser.add_argument("--decode-tile", type=int, help="also export each bundle with a decode graph for LATENTS² tiles")
     parser.add_argument("--decode-overlap", type=int, default=16, help="with --decode-tile: latents shared by neighbouring tiles")
     parser.add_argument("--keep", action="store_true", help="keep the bundles (they are large)")
@@ -190,7 +191,7 @@ def main(argv=None) -> int:
         tiled = graphs.with_decode_tiling(DecodeTiling(args.decode_tile, args.decode_overlap))
         variants.append((f"-tile{args.decode_tile}", tiled, ProgramCache(tiled)))
     for (tiling, variant_graphs, variant_programs), precision in [(v, precision) for precision in args.precisions for v in variants]:
-        vae = f"-vae-{args.vae_precision}" if args.vae_precision else ""
+        vae = f"-vae-{args.vae_precision.replace('/', '-')}" if args.vae_precision else ""
         key = f"{precision}{tiling}"
         folder = args.work / f"{args.model}-{args.backend}-{precision}{vae}{tiling}"
         shutil.rmtree(folder, ignore_errors=True)
@@ -217,7 +218,7 @@ def main(argv=None) -> int:
     results["process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     results["total_seconds"] = round(time.perf_counter() - start, 1)
     stem = f"bundle_sizes_{args.model}" + ("" if args.backend == "executorch" else f"_{args.backend}")
-    stem += f"_vae_{args.vae_precision}" if args.vae_precision else ""
+    stem += f"_vae_{args.vae_precision.replace('/', '_')}" if args.vae_precision else ""
     (args.results / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     lines = [f"# {args.backend} bundle sizes, {args.model} (random weights, {args.steps} steps)", "",
              "| precision | encode | step | decode | bundle | export | peak RSS |", "| --- | --- | --- | --- | --- | --- | --- |"]

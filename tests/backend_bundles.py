@@ -81,7 +81,7 @@ class TinyBundles:
         """The bundle of that backend and precision; `vae_precision` None: the backend's default VAE."""
         from edge_sdk.bundle.export import export_bundle
 
-        vae = f"-vae-{vae_precision}" if vae_precision else ""
+        vae = f"-vae-{vae_precision.replace('/', '-')}" if vae_precision else ""
         folder = CACHE / f"unit-{backend}-{precision}{vae}-{self.digest}"
         if (folder / "manifest.json").is_file():
             return folder

@@ -126,7 +126,9 @@ CLI_CASES = [
     ("export into an existing folder", lambda w: ["export", "--model", "tiny", "--backend", "onnx", "-o", w / "photo_dir"], "already exists"),
     ("export into a read-only place", lambda w: ["export", "--model", "tiny", "--backend", "onnx", "-o", "/sys/bundle"], "/sys is not writable"),
     ("export precision", lambda w: ["export", "--backend", "executorch", "--precision", "fp16", "-o", w / "b"], "precision"),
-    ("export VAE precision bf16", lambda w: ["export", "--model", "tiny", "--backend", "executorch", "--vae-precision", "bf16", "-o", w / "b"], "--vae-precision must be fp32, fp16, int8, got 'bf16'"),
+    ("export VAE precision bf16", lambda w: ["export", "--model", "tiny", "--backend", "executorch", "--vae-precision", "bf16", "-o", w / "b"], "--vae-precision must be fp32, fp16, int8 or two of them as ENCODE/DECODE, got 'bf16'"),
+    ("export VAE precision of three graphs", lambda w: ["export", "--model", "tiny", "--backend", "executorch", "--vae-precision", "int8/fp32/fp32", "-o", w / "b"], "a VAE precision is one precision or ENCODE/DECODE (e.g. int8/fp32), got 'int8/fp32/fp32'"),
+    ("export int8 encode for ONNX Runtime", lambda w: ["export", "--model", "tiny", "--backend", "onnxruntime", "--vae-precision", "int8/fp32", "-o", w / "b"], "backend onnxruntime exports fp32 bundles with the VAE in fp32, not int8"),
     ("export int8 VAE for ONNX Runtime", lambda w: ["export", "--model", "tiny", "--backend", "onnxruntime", "--vae-precision", "int8", "-o", w / "b"], "backend onnxruntime exports fp32 bundles with the VAE in fp32, not int8"),
     ("export fp32 VAE for TensorRT", lambda w: ["export", "--model", "tiny", "--backend", "tensorrt", "--precision", "fp16", "--vae-precision", "fp32", "-o", w / "b"], "fp16 bundles with the VAE in fp16, not fp32: NVIDIA GPUs"),
 ]

@@ -26,6 +26,7 @@ from edge_sdk.backends.executorch._passes.half_conv_filters_stay_half import hal
 from edge_sdk.backends.executorch._passes.layout_round_trips_as_reshapes import without_layout_round_trips
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 from edge_sdk.deploy.passes.fold_time_projections import fold_time_projections
+from edge_sdk.deploy.vae_precision import vae_graph_precisions
 
 SUFFIX = ".pte"
 
@@ -107,9 +108,9 @@ def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Pa
     return summary
 
 
-def vae_program(graphs, name: str, vae_precision: str, delegate: str, programs: ProgramCache, progress: Progress) -> tuple:
-    """(ExportedProgram of the VAE graph `name` in `vae_precision`, manifest details)."""
-    if vae_precision == "int8":
+def vae_program(graphs, name: str, graph_precision: str, delegate: str, programs: ProgramCache, progress: Progress) -> tuple:
+    """(ExportedProgram of the VAE graph `name` in `graph_precision`, manifest details)."""
+    if graph_precision == "int8":
         from edge_sdk.backends.executorch.quantize import quantized_vae_programs
 
         if ("int8-vae",) not in programs:
@@ -118,7 +119,7 @@ def vae_program(graphs, name: str, vae_precision: str, delegate: str, programs: 
         int8, summary = programs.memo(("int8-vae",), lambda: quantized_vae_programs(graphs))
         return int8[name], {"vae_quantization": summary}
     # The Core ML delegate takes the fp32 programs and computes them in fp16 itself.
-    half = vae_precision == "fp16" and delegate == "xnnpack"
+    half = graph_precision == "fp16" and delegate == "xnnpack"
     progress(f"{name}: exporting" + (" in fp16" if half else ""))
     return (programs.half_program(name) if half else programs.program(name)), {}
 
@@ -164,7 +165,8 @@ def export_graphs(
 ) -> ExportResult:
     details: dict = {"delegate": delegate}
     seconds: dict[str, float] = {}
-    graph_precisions = {"encode": vae_precision, "step": precision, "decode": vae_precision}
+    vae = vae_graph_precisions(vae_precision)
+    graph_precisions = {"encode": vae["encode"], "step": precision, "decode": vae["decode"]}
     files, delegation = {}, {}
     for name in GRAPH_NAMES:
 
@@ -173,7 +175,7 @@ def export_graphs(
             if name == "step":
                 program, graph_details = step_program(graphs, precision, recipe, calibration, progress)
             else:
-                program, graph_details = vae_program(graphs, name, vae_precision, delegate, programs, progress)
+                program, graph_details = vae_program(graphs, name, graph_precisions[name], delegate, programs, progress)
             exported = time.perf_counter()
             progress(f"{name}: lowering to {delegate}")
             data, summary = lowered(program, delegate, layout_round_trips=name in ROUND_TRIP_GRAPHS)

@@ -71,9 +71,11 @@ def quantized_vae_programs(graphs, *, observer: str = VAE_OBSERVER, kept_fp32: t
     samples = calibration_samples(graphs)
     inputs = graphs.example_inputs()
     programs, counts = {}, {}
+    # The encode graph's two encoder passes (strength < 1) each get their own weights: see with_unshared_weights.
+    modules = {"encode": graphs.encode.with_unshared_weights(), "decode": graphs.decode}
     for name, calibration in (("encode", samples.encode), ("decode", samples.decode)):
         with torch.no_grad():
-            exported = torch.export.export(getattr(graphs, name), inputs[name]).module()
+            exported = torch.export.export(modules[name], inputs[name]).module()
         layers = sorted(layer for layer in layer_nodes(exported) if vae_layer_in_int8(layer, kept_fp32))
         prepared = prepare(exported, dict.fromkeys(layers, "int8"), dict.fromkeys(layers, observer))
         calibrate(prepared, calibration)

@@ -10,9 +10,10 @@ PRECISIONS = ("fp32", "fp16", "w8", "int8")
 VAE_PRECISIONS = ("fp32", "fp16", "int8")
 VAE_PRECISION_HELP = (
     "precision of the VAE graphs (encode, decode): fp32, fp16, or int8 (static, calibrated on the bundled photos; "
-    "its drift on held-out photos goes into the manifest). Default: the backend's choice for its targets; for "
-    "executorch, fp16 in int8 bundles (ARM phones and Apple devices compute fp16 natively) and fp32 otherwise. "
-    "x86 hosts have no fp16 arithmetic: there use fp32 or int8. Other backends keep their one VAE precision"
+    "its drift on held-out photos goes into the manifest), or one each as ENCODE/DECODE: int8/fp32 is an int8 "
+    "encode, whose error the denoiser absorbs, with an fp32 decode. Default: the backend's choice for its targets; "
+    "for executorch, fp16 in int8 bundles (ARM phones and Apple devices compute fp16 natively) and fp32 otherwise. "
+    "x86 hosts have no fp16 arithmetic: there use fp32, int8/fp32 or int8. Other backends keep their one VAE precision"
 )
 
 
@@ -26,7 +27,7 @@ def add_export_command(commands, add_model_arguments) -> None:
     p.add_argument("--backend", required=True, type=canonical_name, choices=backend_names())
     p.add_argument("--precision", default="fp32", choices=PRECISIONS, help="fp32 (default), fp16, w8 (int8 weights) or int8")
     # Checked in _check_export_arguments rather than by `choices`: a bad value gets the CLI's one-line error.
-    p.add_argument("--vae-precision", metavar="{" + ",".join(VAE_PRECISIONS) + "}", help=VAE_PRECISION_HELP)
+    p.add_argument("--vae-precision", metavar="{" + ",".join(VAE_PRECISIONS) + "}[/DECODE]", help=VAE_PRECISION_HELP)
     p.add_argument(
         "--decode-tile", type=int, metavar="LATENTS",
         help="export the decode graph for LATENTS² latent tiles (8 pixels each) and decode tile by tile: its working "
@@ -103,8 +104,8 @@ def _check_export_arguments(args) -> None:
     from edge_sdk.output_files import check_writable_folder
 
     check_sampling_arguments(args)
-    if args.vae_precision is not None and args.vae_precision not in VAE_PRECISIONS:
-        raise EdgeSDKError(f"--vae-precision must be {', '.join(VAE_PRECISIONS)}, got {args.vae_precision!r}")
+    if args.vae_precision is not None and not set(args.vae_precision.split("/")) <= set(VAE_PRECISIONS):
+        raise EdgeSDKError(f"--vae-precision must be {', '.join(VAE_PRECISIONS)} or two of them as ENCODE/DECODE, got {args.vae_precision!r}")
     get_backend(args.backend).check_export(args.precision, args.vae_precision, decode_tiling(args))
     _check_recipe_arguments(args)
     if not args.output.parent.is_dir():

@@ -14,6 +14,7 @@ from edge_sdk.bundle.files import file_records, listed_files, publishing_directo
 from edge_sdk.bundle.manifest import Bundle, Manifest, read_bundle, utc_now
 from edge_sdk.bundle.known_answers import TEST_VECTOR_FILE, make_test_vector, run_test_vector, save_test_vector, tolerances
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES, graph_signatures
+from edge_sdk.deploy.vae_precision import vae_graph_precisions, vae_precision_name
 
 
 RECIPE_FILE = "recipe.json"
@@ -36,7 +37,8 @@ def export_bundle(
 ) -> Bundle:
     """Export `graphs` (a DeployGraphs) as a bundle directory at `out_dir`; returns the written Bundle.
 
-    `vae_precision` is that of the encode and decode graphs (None: the backend's default for `precision`).
+    `vae_precision` is that of the encode and decode graphs, one for both or "ENCODE/DECODE" (None: the
+    backend's default for `precision`).
     `recipe` (an `edge_sdk.calibration.recipe.Recipe`) is required for int8; `predicted_quality` is what its
     calibration report predicted (see `bundle.calibrate.prediction_summary`). `model` describes where the
     weights came from (see `manifest.model_description`). With `measure`, a backend whose runtime exists
@@ -75,7 +77,7 @@ def export_bundle(
             progress("test vector: running the exported graphs")
             runner = chosen.open(Bundle(path=staging, manifest=manifest))
             measured = run_test_vector(runner, vector)
-            if vae_precision == "int8":
+            if "int8" in vae_graph_precisions(vae_precision).values():
                 from edge_sdk.calibration.vae import vae_drift
 
                 progress("int8 VAE: measuring its drift from fp32 on held-out photos")
@@ -105,7 +107,7 @@ def _manifest(graphs, chosen, precision: str, result, model: dict, predicted_qua
     return Manifest(
         backend=chosen.name,
         precision=precision,
-        vae_precision=result.graph_precisions["decode"],
+        vae_precision=vae_precision_name(result.graph_precisions["encode"], result.graph_precisions["decode"]),
         model=model.get("name", "custom"),
         model_source=model,
         image_size=graphs.config.image_size,

@@ -54,7 +54,7 @@ def describe_bundle(path, as_json: bool = False) -> str:
     if manifest.vae_drift:
         drift = manifest.vae_drift
         lines.append(
-            f"int8 VAE vs fp32 on held-out photos: decode {drift['decode_psnr_db']} dB, encode + decode "
+            f"{manifest.vae_precision} VAE vs fp32 on held-out photos: decode {drift['decode_psnr_db']} dB, encode + decode "
             f"{drift['round_trip_psnr_db']} dB PSNR, encode relative error {drift['encode_relative_error']:.2e}"
         )
     if manifest.decode_tiling:

@@ -45,8 +45,8 @@ class Manifest:
 
     `graphs` maps each graph to {file, precision, inputs, outputs, sha256}; `files` maps every file to
     {bytes, sha256}; `backend_details` is the backend's own record (delegation, quantization, ...).
-    `vae_precision` is that of the encode and decode graphs (manifests written before it existed: their
-    decode graph's).
+    `vae_precision` is that of the encode and decode graphs, one for both or "ENCODE/DECODE"
+    (edge_sdk/deploy/vae_precision.py; manifests written before it existed: their decode graph's).
     """
 
     backend: str

@@ -9,6 +9,9 @@ filled as the model's config says (edge_sdk.hole_fill), inside the graph, so run
 """
 from __future__ import annotations
 
+import copy
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
@@ -27,11 +30,31 @@ class EncodeGraph(nn.Module):
         self.latent_channels = int(vae.config.latent_channels)
         self.with_clean_latents = with_clean_latents
         self.hole_fill = hole_fill
+        # Their copies for the clean image's pass (strength < 1), made by `with_unshared_weights` only.
+        self.clean_encoder: Optional[nn.Module] = None
+        self.clean_quant_conv: Optional[nn.Module] = None
 
-    def posterior_mean(self, image: torch.Tensor) -> torch.Tensor:
-        moments = self.encoder(image)
-        if self.quant_conv is not None:
-            moments = self.quant_conv(moments)
+    def with_unshared_weights(self) -> "EncodeGraph":
+        """A copy whose clean-image pass has its own copy of the encoder's weights (same values).
+
+        For the int8 graphs: XNNPACK (ExecuTorch 1.5.1) cannot load a graph where two convolutions read one
+        int8 filter ("Failed to create convolution node ...: xnn_status_invalid_parameter"), which the two
+        encoder passes of strength < 1 do. The cost is a second copy of the encoder's int8 weights in that graph.
+        """
+        unshared = copy.copy(self)
+        unshared._modules = dict(self._modules)  # (a shallow copy shares the module table: registering would change self)
+        if self.with_clean_latents:
+            unshared.clean_encoder = copy.deepcopy(self.encoder)
+            unshared.clean_quant_conv = copy.deepcopy(self.quant_conv)
+        return unshared
+
+    def posterior_mean(self, image: torch.Tensor, clean: bool = False) -> torch.Tensor:
+        encoder, quant_conv = self.encoder, self.quant_conv
+        if clean and self.clean_encoder is not None:
+            encoder, quant_conv = self.clean_encoder, self.clean_quant_conv
+        moments = encoder(image)
+        if quant_conv is not None:
+            moments = quant_conv(moments)
         return moments[:, : self.latent_channels] * self.scaling_factor
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor):
@@ -40,4 +63,5 @@ class EncodeGraph(nn.Module):
         mask_latent = F.interpolate(mask, size=masked_latents.shape[-2:], mode="nearest")
         if not self.with_clean_latents:
             return masked_latents, mask_latent
-        return masked_latents, mask_latent, start_latents(self.posterior_mean(image), masked_latents, mask_latent, self.hole_fill)
+        clean_latents = self.posterior_mean(image, clean=True)
+        return masked_latents, mask_latent, start_latents(clean_latents, masked_latents, mask_latent, self.hole_fill)
