@@ -40,12 +40,13 @@ class EncodeGraph(nn.Module):
         For the int8 graphs: XNNPACK (ExecuTorch 1.5.1) cannot load a graph where two convolutions read one
         int8 filter ("Failed to create convolution node ...: xnn_status_invalid_parameter"), which the two
         encoder passes of strength < 1 do. The cost is a second copy of the encoder's int8 weights in that graph.
+        Without the clean-image pass nothing is shared: `self` is returned.
         """
-        unshared = copy.copy(self)
-        unshared._modules = dict(self._modules)  # (a shallow copy shares the module table: registering would change self)
-        if self.with_clean_latents:
-            unshared.clean_encoder = copy.deepcopy(self.encoder)
-            unshared.clean_quant_conv = copy.deepcopy(self.quant_conv)
+        if not self.with_clean_latents:
+            return self
+        unshared = copy.deepcopy(self)
+        unshared.clean_encoder = copy.deepcopy(self.encoder)
+        unshared.clean_quant_conv = copy.deepcopy(self.quant_conv)
         return unshared
 
     def posterior_mean(self, image: torch.Tensor, clean: bool = False) -> torch.Tensor:
