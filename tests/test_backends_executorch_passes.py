@@ -174,3 +174,54 @@ def test_channel_sum_becomes_a_delegated_convolution():
     got = program.module()(x)
     assert relative_error(got[0], x.sum(dim=1, keepdim=True)) < 1e-6 and torch.equal(got[1], x.mean(dim=(2, 3), keepdim=True))
     assert sum_dim(x, [1], keepdim=False) is NotImplemented  # only what the deploy graphs use is rewritten
+
+
+def test_division_by_one_is_dropped_and_other_divisions_stay():
+    class Residual(nn.Module):
+        def forward(self, x, y):
+            return (x + y) / 1.0, x / 2
+
+    inputs = (torch.randn(1, 8, 6, 6), torch.randn(1, 8, 6, 6))
+    program = make_delegable(torch.export.export(Residual(), inputs))
+    divisions = [node.args[1] for node in program.graph.nodes if node.target == torch.ops.aten.div.Tensor]
+    assert divisions == [2.0]  # the division by 2 stays, in the graph's dtype (scalars_in_graph_dtype)
+    got, expected = program.module()(*inputs), Residual()(*inputs)
+    assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+class InterleavedThenNormalized(nn.Module):
+    """The decoder's pattern: a map interleaved through channels-last permutes, then GroupNorm, SiLU, conv."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.GroupNorm(4, 16, eps=1e-6)
+        self.conv = nn.Conv2d(16, 8, 3, padding=1)
+        self.shortcut = nn.Conv2d(16, 8, 1)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        phases = x.permute(0, 2, 3, 1).reshape(b, h, w, 1, c)
+        interleaved = torch.cat([phases, phases], dim=3).reshape(b, h, 2 * w, c).permute(0, 3, 1, 2)
+        return self.conv(F.silu(self.norm(interleaved))) + self.shortcut(interleaved)
+
+
+@pytest.mark.parametrize("layout_round_trips", [False, True], ids=["channels-last-statistics", "round-trip-graph"])
+def test_group_norm_statistics_form_follows_the_lowering_and_both_run_exactly(layout_round_trips, tmp_path):
+    """Graphs lowered without round trips take the statistic through a 1×1 mean (channels-last in XNNPACK);
+    round-trip graphs keep the plain form, the only one XNNPACK 1.5.1's runtime accepts there."""
+    from edge_sdk.backends.executorch.export import lowered
+    from executorch.runtime import Runtime
+
+    torch.manual_seed(0)
+    module, inputs = InterleavedThenNormalized().eval(), (torch.randn(1, 16, 6, 6),)
+    program = torch.export.export(module, inputs)
+    means = lambda p: sum(node.target == torch.ops.aten.mean.dim for node in p.graph.nodes)
+    stock_means = means(make_delegable(program, layout_round_trips=True))
+    assert means(make_delegable(program, layout_round_trips=False)) == stock_means + 2  # mean and variance
+    data, summary = lowered(program, "xnnpack", layout_round_trips=layout_round_trips)
+    assert summary["portable_ops"] == 0 and summary["delegated_subgraphs"] == 1
+    path = tmp_path / "graph.pte"
+    path.write_bytes(data)
+    got = Runtime.get().load_program(path).load_method("forward").execute(list(inputs))[0]
+    with torch.no_grad():
+        assert relative_error(got, module(*inputs)) < 1e-5

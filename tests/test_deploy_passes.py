@@ -27,6 +27,7 @@ from edge_sdk.deploy.passes.fold_timestep_embedding import StepTable
 from edge_sdk.deploy.passes.lambda_blocks_on_maps import MapInteractiveLambda, MapLocalLambda, MapTransformer
 from edge_sdk.deploy.passes.local_lambda_as_relative_scores import RelativeScoreLocalLambda
 from edge_sdk.deploy.passes.local_lambda_conv3d_to_conv2d import LocalLambdaConv2d
+from edge_sdk.deploy.passes.resnet_shortcut_first import ShortcutFirstResnetBlock
 from edge_sdk.deploy.passes.upsample_as_phase_convolution import PhaseUpsample
 from edge_sdk.deploy.passes.position_tables_as_int8 import position_tables_as_int8
 from edge_sdk.deploy.schedule import ddim_schedule
@@ -157,6 +158,23 @@ def test_vae_decoder_upsamplers_run_as_phase_convolutions():
     z = torch.randn(1, reference.conv_in.in_channels, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     with torch.no_grad():
         assert rel(decoder(z), reference(z)) < EXACT
+
+
+def test_vae_decoder_blocks_with_a_shortcut_take_it_first_with_identical_results():
+    """Reordering independent operations changes no bit; every block with a 1×1 shortcut is rewritten."""
+    from edge_sdk.deploy.decode import DecodeGraph
+    from edge_sdk.pipeline import InpaintPipeline
+
+    vae = InpaintPipeline.from_preset("tiny").vae.eval()
+    decoder, reference = DecodeGraph(vae).decoder, vae.decoder
+    with_shortcut = {name for name, m in reference.named_modules() if type(m).__name__ == "ResnetBlock2D" and m.conv_shortcut is not None}
+    rewritten = modules_of(decoder, ShortcutFirstResnetBlock)
+    assert set(rewritten) == with_shortcut and with_shortcut
+    name = sorted(rewritten)[0]
+    block, original = rewritten[name], reference.get_submodule(name)
+    x = torch.randn(1, block.conv_shortcut.in_channels, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(block(x), original(x, None))
 
 
 def test_lambda_blocks_on_maps_needs_the_batch_norm_fold(step64):

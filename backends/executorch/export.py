@@ -94,7 +94,7 @@ def lowered(program: torch.export.ExportedProgram, delegate: str, *, layout_roun
     from executorch.exir import to_edge_transform_and_lower
 
     if delegate == "xnnpack":
-        program = make_delegable(program)
+        program = make_delegable(program, layout_round_trips=layout_round_trips)
     with xnnpack_serialization(layout_round_trips) if delegate == "xnnpack" else contextlib.nullcontext():
         edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for(delegate)])
     summary = delegation_summary(edge.exported_program())

@@ -19,6 +19,7 @@ from edge_sdk.backends.executorch._passes import (
     channel_sum_as_convolution,
     chunk_as_slices,
     distinct_concatenation_inputs,
+    division_by_one_dropped,
     group_norm_as_mean_ops,
     layer_norm_as_mean_ops,
     nearest_resize_as_convolution,
@@ -36,20 +37,38 @@ REWRITES = (
     chunk_as_slices,
     repeat_as_broadcast,
     distinct_concatenation_inputs,
+    division_by_one_dropped,
     scalars_in_graph_dtype,
     silu_in_input_dtype,
 )
 
 
-def decomposition_table() -> dict:
-    table = {}
+def decomposition_table(layout_round_trips: bool = False) -> dict:
+    """Op → decomposition. Where several rewrites cover one op, the first in REWRITES that does not
+    return NotImplemented decides. A rewrite may carry another form for graphs lowered with
+    `layout_round_trips` (ROUND_TRIP_DECOMPOSITIONS)."""
+    by_op: dict = {}
     for rewrite in REWRITES:
-        table.update(rewrite.DECOMPOSITIONS)
-    return table
+        table = getattr(rewrite, "ROUND_TRIP_DECOMPOSITIONS", rewrite.DECOMPOSITIONS) if layout_round_trips else rewrite.DECOMPOSITIONS
+        for op, decomposition in table.items():
+            by_op.setdefault(op, []).append(decomposition)
+    return {op: decompositions[0] if len(decompositions) == 1 else _first_applicable(decompositions) for op, decompositions in by_op.items()}
 
 
-def make_delegable(program: torch.export.ExportedProgram) -> torch.export.ExportedProgram:
-    """Apply every rewrite to an exported program (ATen dialect, before `to_edge`).
+def _first_applicable(decompositions: list):
+    def decompose(*args, **kwargs):
+        for decomposition in decompositions:
+            result = decomposition(*args, **kwargs)
+            if result is not NotImplemented:
+                return result
+        return NotImplemented
+
+    return decompose
+
+
+def make_delegable(program: torch.export.ExportedProgram, *, layout_round_trips: bool = False) -> torch.export.ExportedProgram:
+    """Apply every rewrite to an exported program (ATen dialect, before `to_edge`), in the forms for a graph
+    lowered with or without `layout_round_trips`.
 
     The rewrites build their constant operands (kernels of ones, fp16 scalars) with tensor ops; constant
     propagation turns those into stored constants, which XNNPACK requires of a convolution's weight. It must
@@ -57,7 +76,7 @@ def make_delegable(program: torch.export.ExportedProgram) -> torch.export.Export
     """
     from executorch.exir.passes.constant_prop_pass import constant_prop_pass
 
-    decomposed = program.run_decompositions(decomposition_table())
+    decomposed = program.run_decompositions(decomposition_table(layout_round_trips))
     return constant_prop_pass(decomposed, custom_skip_targets=quantization_ops())
 
 
