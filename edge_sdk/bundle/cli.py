@@ -101,11 +101,17 @@ def export_log_path(output: Path) -> Path:
 def _check_export_arguments(args) -> None:
     from edge_sdk.backends import get_backend
     from edge_sdk.cli_shared import check_model_files, check_sampling_arguments
+    from edge_sdk.deploy.vae_precision import vae_graph_precisions
     from edge_sdk.output_files import check_writable_folder
 
     check_sampling_arguments(args)
-    if args.vae_precision is not None and not set(args.vae_precision.split("/")) <= set(VAE_PRECISIONS):
-        raise EdgeSDKError(f"--vae-precision must be {', '.join(VAE_PRECISIONS)} or two of them as ENCODE/DECODE, got {args.vae_precision!r}")
+    if args.vae_precision is not None:
+        try:
+            per_graph = vae_graph_precisions(args.vae_precision)
+        except ValueError as error:
+            raise EdgeSDKError(str(error)) from None
+        if not set(per_graph.values()) <= set(VAE_PRECISIONS):
+            raise EdgeSDKError(f"--vae-precision must be {', '.join(VAE_PRECISIONS)} or two of them as ENCODE/DECODE, got {args.vae_precision!r}")
     get_backend(args.backend).check_export(args.precision, args.vae_precision, decode_tiling(args))
     _check_recipe_arguments(args)
     if not args.output.parent.is_dir():

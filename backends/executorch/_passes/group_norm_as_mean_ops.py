@@ -9,6 +9,7 @@ two-pass form, as PyTorch computes it), not E[x²] − E[x]².
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -55,11 +56,7 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=Tr
     return native_group_norm(x, weight, bias, n, channels, spatial, num_groups, eps, channels_last_statistics)[0]
 
 
-def _statistics_channels_first(decomposition):
-    return lambda *args, **kwargs: decomposition(*args, **kwargs, channels_last_statistics=False)
-
-
 DECOMPOSITIONS = {aten.group_norm.default: group_norm, aten.native_group_norm.default: native_group_norm}
 # For graphs lowered with `layout_round_trips`: with channels-last statistics XNNPACK 1.5.1's runtime rejects
 # them ("Propagating input shapes failed"), and their maps reach a GroupNorm channels-last anyway.
-ROUND_TRIP_DECOMPOSITIONS = {op: _statistics_channels_first(decomposition) for op, decomposition in DECOMPOSITIONS.items()}
+ROUND_TRIP_DECOMPOSITIONS = {op: functools.partial(decomposition, channels_last_statistics=False) for op, decomposition in DECOMPOSITIONS.items()}
