@@ -6,6 +6,8 @@ import json
 import pytest
 
 import edge_sdk
+from edge_sdk.backends.executorch._passes.half_conv_filters_stay_half import CONVOLUTION, half_conv_filters
+from edge_sdk.backends.executorch._passes.transient_indirection_buffers import transient_indirection_buffers
 from edge_sdk.errors import BackendUnavailableError
 from edge_sdk.samples import sample_pairs
 
@@ -57,16 +59,15 @@ def test_int8_bundle_stores_an_int8_step_and_fp16_vae(bundles):
     assert vector["measured"]["step"] <= vector["tolerance"]["step"] and vector["measured"]["decode"] < 3e-2
 
 
-def test_half_conv_filters_is_scoped_to_its_block():
+@pytest.mark.parametrize("change", [half_conv_filters, transient_indirection_buffers], ids=lambda change: change.__name__)
+def test_convolution_visitor_change_is_scoped_to_its_block(change):
     from executorch.backends.xnnpack.operators.node_visitor import _node_visitor_dict
 
-    from edge_sdk.backends.executorch._passes.half_conv_filters_stay_half import CONVOLUTION, half_conv_filters
-
-    with half_conv_filters():
+    with change():
         pass  # registers the stock visitors on first use
     stock = _node_visitor_dict[CONVOLUTION]
     with pytest.raises(RuntimeError, match="inside"):
-        with half_conv_filters():
+        with change():
             assert _node_visitor_dict[CONVOLUTION] is not stock
             raise RuntimeError("inside")
     assert _node_visitor_dict[CONVOLUTION] is stock  # restored, even after an error

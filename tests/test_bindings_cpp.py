@@ -265,25 +265,28 @@ def test_runner_peak_memory_is_bounded_by_the_bundle_and_lower_in_turn(build_dir
     default, picture = _runner_memory(build_dir, int8_bundle, tmp_path / "default")
     in_turn, in_turn_picture = _runner_memory(build_dir, int8_bundle, tmp_path / "in-turn", "--load-in-turn")
     print("default", default, "in turn", in_turn)
-    graphs = [path.stat().st_size / 2**20 for path in sorted(int8_bundle.glob("*.pte"))]
-    assert len(graphs) == 3
+    graphs = {path.stem: path.stat().st_size / 2**20 for path in int8_bundle.glob("*.pte")}
+    assert sorted(graphs) == ["decode", "encode", "step"]
     assert 0 < default["before_open"] < default["after_open"] < default["peak_rss"]
     # All three graphs resident: each one's weights at most twice, plus the two VAE graphs' working buffers.
-    assert default["peak_rss"] <= default["before_open"] + 2 * sum(graphs) + 2 * WORKING_MB_PER_GRAPH
+    assert default["peak_rss"] <= default["before_open"] + 2 * sum(graphs.values()) + 2 * WORKING_MB_PER_GRAPH
     # In turn: the largest graph's weights at most twice and one VAE graph's working buffers.
-    assert in_turn["peak_rss"] <= in_turn["before_open"] + 2 * max(graphs) + WORKING_MB_PER_GRAPH
-    assert in_turn["peak_rss"] < default["peak_rss"] - 100
+    assert in_turn["peak_rss"] <= in_turn["before_open"] + 2 * max(graphs.values()) + WORKING_MB_PER_GRAPH
+    # Without the encode and step graphs' weights. Not much more, since convolutions build their indirection
+    # buffers per run in XNNPACK's workspace, which the VAE graphs share (171 against 150 MB here).
+    assert in_turn["peak_rss"] < default["peak_rss"] - graphs["encode"] - graphs["step"]
     assert in_turn["after_open"] < default["after_open"]  # only the encode graph stays after open
     assert np.array_equal(picture, in_turn_picture)
 
 
-def test_tiled_decode_lowers_peak_memory(build_dir, fp32_bundle, tiled_bundle, tmp_path):
-    """Graphs loaded in turn: the peak is the largest graph's working buffers; the whole-latent decode graph's is
-    above the encode graph's, a tile's is not (measured here: 274 MB untiled, 228 MB tiled)."""
+def test_tiled_decode_does_not_raise_peak_memory(build_dir, fp32_bundle, tiled_bundle, tmp_path):
+    """Graphs loaded in turn, the peak is the largest graph's working memory. For the tiny model that is now the
+    encode graph's, whole or tiled (149 and 147 MB here), so the tiled decode must simply not add to it; that it
+    lowers the decode's own memory is checked per phase in test_memory.py."""
     whole, _ = _runner_memory(build_dir, fp32_bundle, tmp_path / "whole", "--load-in-turn")
     tiled, _ = _runner_memory(build_dir, tiled_bundle, tmp_path / "tiled", "--load-in-turn")
     print("whole", whole, "tiled", tiled)
-    assert tiled["peak_rss"] < whole["peak_rss"] - 20
+    assert tiled["peak_rss"] <= whole["peak_rss"] + 2
 
 
 # --- the C ABI directly (no bundle needed) ---------------------------------------------------------------------

@@ -36,20 +36,23 @@ def probes(int8_bundle) -> dict:
     return {in_turn: measure_in_child("bundle", int8_bundle, threads=1, steps=1, load_in_turn=in_turn) for in_turn in (False, True)}
 
 
-def _graph_mb(bundle: Path) -> list[float]:
-    return [path.stat().st_size / MIB for path in sorted(bundle.glob("*.pte"))]
+def _graph_mb(bundle: Path) -> dict[str, float]:
+    return {path.stem: path.stat().st_size / MIB for path in bundle.glob("*.pte")}
 
 
 def test_peak_is_bounded_by_the_bundle_and_lower_in_turn(probes, int8_bundle):
     default, in_turn = probes[False], probes[True]
     print(default, in_turn, sep="\n")
     graphs = _graph_mb(int8_bundle)
-    assert len(graphs) == 3
+    assert sorted(graphs) == ["decode", "encode", "step"]
     # All three graphs resident: each graph's weights at most twice, plus the two VAE graphs' working buffers.
-    assert default["peak_rss_mb"] <= default["baseline_rss_mb"] + 2 * sum(graphs) + 2 * WORKING_MB_PER_GRAPH
+    assert default["peak_rss_mb"] <= default["baseline_rss_mb"] + 2 * sum(graphs.values()) + 2 * WORKING_MB_PER_GRAPH
     # In turn: the largest graph's weights at most twice, plus one VAE graph's working buffers.
-    assert in_turn["peak_rss_mb"] <= in_turn["baseline_rss_mb"] + 2 * max(graphs) + WORKING_MB_PER_GRAPH
-    assert in_turn["peak_rss_mb"] < default["peak_rss_mb"] - 100
+    assert in_turn["peak_rss_mb"] <= in_turn["baseline_rss_mb"] + 2 * max(graphs.values()) + WORKING_MB_PER_GRAPH
+    # The peak (decode) without the encode and step graphs' weights. Not much more: the graphs share XNNPACK's
+    # workspace, where convolutions build their indirection buffers per run, so what the resident encode graph
+    # keeps after running the decode graph reuses (545 against 522 MB here).
+    assert in_turn["peak_rss_mb"] < default["peak_rss_mb"] - graphs["encode"] - graphs["step"]
     # During the steps the encode graph is gone in turn, and still resident by default.
     assert in_turn["phases_mb"]["steps"]["rss"] < default["phases_mb"]["steps"]["rss"] - 100
     assert in_turn["phases_mb"]["loaded"]["rss"] <= default["phases_mb"]["loaded"]["rss"]
@@ -69,3 +72,15 @@ def test_load_in_turn_gives_the_same_picture_and_holds_one_graph(int8_bundle):
     assert in_turn.graphs.runner._graphs.resident == ["decode"]
     # A second inpaint loads the graphs again, in order, and still gives the same picture.
     assert np.array_equal(np.asarray(in_turn.inpaint(image, mask, seed=5)), expected)
+
+
+def test_tiled_decode_holds_less_while_it_decodes():
+    """The decode phase of the tiny fp32 bundle, graphs in turn: a 28×28-latent tile's working memory is below the
+    whole 64×64 latent's (measured here: 428 against 519 MB, Python included)."""
+    from edge_sdk.bench.memory import measure_in_child
+
+    from bindings_bundles import tiled_tiny_bundle
+
+    bundles = (tiny_bundles().bundle("executorch", "fp32"), tiled_tiny_bundle())
+    whole, tiled = (measure_in_child("bundle", bundle, threads=1, steps=1, load_in_turn=True) for bundle in bundles)
+    assert tiled["phases_mb"]["decode"]["rss"] < whole["phases_mb"]["decode"]["rss"] - 50, (whole, tiled)

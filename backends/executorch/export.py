@@ -24,6 +24,7 @@ from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
 from edge_sdk.backends.executorch._passes import make_delegable
 from edge_sdk.backends.executorch._passes.half_conv_filters_stay_half import half_conv_filters
 from edge_sdk.backends.executorch._passes.layout_round_trips_as_reshapes import without_layout_round_trips
+from edge_sdk.backends.executorch._passes.transient_indirection_buffers import transient_indirection_buffers
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 from edge_sdk.deploy.passes.fold_time_projections import fold_time_projections
 from edge_sdk.deploy.vae_precision import vae_graph_precisions
@@ -79,9 +80,13 @@ ROUND_TRIP_GRAPHS = ("step",)
 
 @contextlib.contextmanager
 def xnnpack_serialization(layout_round_trips: bool = True):
-    """Our changes to how XNNPACK lowers a program: fp16 filters kept fp16, and (for the step graph) no
-    token ↔ map transposes."""
-    with half_conv_filters(), without_layout_round_trips() if layout_round_trips else contextlib.nullcontext():
+    """Our changes to how XNNPACK lowers a program: fp16 filters kept fp16, convolutions' indirection buffers
+    built per run in the shared workspace, and (for the step graph) no token ↔ map transposes."""
+    with (
+        half_conv_filters(),
+        transient_indirection_buffers(),
+        without_layout_round_trips() if layout_round_trips else contextlib.nullcontext(),
+    ):
         yield
 
 

@@ -5,9 +5,10 @@ that computes the same result from ops XNNPACK delegates (mean over the two inne
 slice, convolution, ...). A decomposition returns NotImplemented for a case it does not cover, which keeps
 the original op. They run after quantization (see `export.py`), so the ops they introduce stay fp32.
 
-Two more change the lowering itself, each a context manager active around `to_edge_transform_and_lower`:
-`layout_round_trips_as_reshapes` (token ↔ map transposes inside the delegate become reshapes) and
-`half_conv_filters_stay_half` (the serializer keeps fp16 filters fp16). Rewrites of the step graph's modules,
+Three more change the lowering itself, each a context manager active around `to_edge_transform_and_lower`:
+`layout_round_trips_as_reshapes` (token ↔ map transposes inside the delegate become reshapes),
+`half_conv_filters_stay_half` (the serializer keeps fp16 filters fp16) and `transient_indirection_buffers`
+(convolutions fill their indirection buffers per run, in XNNPACK's shared workspace). Rewrites of the step graph's modules,
 before export, are in `edge_sdk/deploy/passes/` with the other module rewrites.
 """
 from __future__ import annotations
