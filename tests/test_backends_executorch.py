@@ -6,7 +6,8 @@ import json
 import pytest
 
 import edge_sdk
-from edge_sdk.backends.executorch._passes.half_conv_filters_stay_half import CONVOLUTION, half_conv_filters
+from edge_sdk.backends.executorch._passes.convolution_visitor import CONVOLUTION
+from edge_sdk.backends.executorch._passes.half_conv_filters_stay_half import half_conv_filters
 from edge_sdk.backends.executorch._passes.transient_indirection_buffers import transient_indirection_buffers
 from edge_sdk.errors import BackendUnavailableError
 from edge_sdk.samples import sample_pairs

@@ -8,8 +8,9 @@ the original op. They run after quantization (see `export.py`), so the ops they 
 Three more change the lowering itself, each a context manager active around `to_edge_transform_and_lower`:
 `layout_round_trips_as_reshapes` (token ↔ map transposes inside the delegate become reshapes),
 `half_conv_filters_stay_half` (the serializer keeps fp16 filters fp16) and `transient_indirection_buffers`
-(convolutions fill their indirection buffers per run, in XNNPACK's shared workspace). Rewrites of the step graph's modules,
-before export, are in `edge_sdk/deploy/passes/` with the other module rewrites.
+(convolutions fill their indirection buffers per run, in XNNPACK's shared workspace); the last two through
+`convolution_visitor`. Rewrites of the step graph's modules, before export, are in `edge_sdk/deploy/passes/`
+with the other module rewrites.
 """
 from __future__ import annotations
 

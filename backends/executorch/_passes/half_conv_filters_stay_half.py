@@ -9,27 +9,18 @@ they are (the results are bit-identical: the filters were fp16 numbers to begin 
     with half_conv_filters():
         to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
 
-Inside the block the conv2d visitor is replaced (ExecuTorch's `register_node_visitor` registry) by one that
-keeps the fp16 filters and biases of ordinary (ungrouped) convolutions in fp16. Transposed convolutions keep
-fp32 filters: XNNPACK's fp16 deconvolution refuses fp16 ones (`xnn_status_invalid_parameter` when the
-program loads). Grouped ones are left as they are (untested). fp32 and int8 tensors are unaffected. The
-stock visitor is back after the block.
+Inside the block the conv2d visitor (`convolution_visitor`) also keeps the fp16 filters and biases of
+ordinary (ungrouped) convolutions in fp16. Transposed convolutions keep fp32 filters: XNNPACK's fp16
+deconvolution refuses fp16 ones (`xnn_status_invalid_parameter` when the program loads). Grouped ones are
+left as they are (untested). fp32 and int8 tensors are unaffected.
 """
 from __future__ import annotations
 
-import contextlib
-
-CONVOLUTION = "aten.convolution.default"
+from edge_sdk.backends.executorch._passes.convolution_visitor import CONVOLUTION, convolution_visitor
 
 
-@contextlib.contextmanager
-def half_conv_filters():
-    import executorch.backends.xnnpack.operators  # noqa: F401  (registers the stock visitors)
-    from executorch.backends.xnnpack.operators.node_visitor import _node_visitor_dict, register_node_visitor
-
-    stock = _node_visitor_dict[CONVOLUTION]
-
-    class HalfFilterConvolution(stock):
+def _half_filter_convolution(outer: type) -> type:
+    class HalfFilterConvolution(outer):
         target = CONVOLUTION
 
         def define_node(self, node, *args, **kwargs):
@@ -44,8 +35,8 @@ def half_conv_filters():
             keep = getattr(self, "_keep_half", False) and kwargs.get("quant_params") is None
             return super().define_tensor(tensor, *args, force_fp32=force_fp32 and not keep, **kwargs)
 
-    register_node_visitor(HalfFilterConvolution)
-    try:
-        yield
-    finally:
-        register_node_visitor(stock)
+    return HalfFilterConvolution
+
+
+def half_conv_filters():
+    return convolution_visitor(_half_filter_convolution)

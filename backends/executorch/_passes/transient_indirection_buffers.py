@@ -9,27 +9,20 @@ intermediate tensor: only the running convolution's buffer exists. The results a
 buffer costs a pass over its pointers, little next to the convolution (docs/architecture.md, "Decode memory").
 
 ExecuTorch 1.5.1 creates XNNPACK runtimes without the flag and serializes every convolution node with
-`flags=0`, but passes a node's serialized flags to XNNPACK. Inside the block below the conv2d visitor
-(ExecuTorch's `register_node_visitor` registry) sets the flag on ordinary and depthwise convolutions.
-Transposed convolutions are left alone: XNNPACK's deconvolution has no such option. The visitor registered
-before the block (stock, or `half_conv_filters_stay_half`'s) does the rest and is back after the block.
+`flags=0`, but passes a node's serialized flags to XNNPACK. Inside the block the conv2d visitor
+(`convolution_visitor`) also sets the flag on ordinary and depthwise convolutions. Transposed convolutions
+are left alone: XNNPACK's deconvolution has no such option.
 """
 from __future__ import annotations
 
-import contextlib
+from edge_sdk.backends.executorch._passes.convolution_visitor import CONVOLUTION, convolution_visitor
 
-CONVOLUTION = "aten.convolution.default"
 # XNNPACK's include/xnnpack.h; ExecuTorch 1.5.1's xnnpack_constants does not list it.
 XNN_FLAG_TRANSIENT_INDIRECTION_BUFFER = 0x00000020
 
 
-@contextlib.contextmanager
-def transient_indirection_buffers():
-    import executorch.backends.xnnpack.operators  # noqa: F401  (registers the stock visitors)
-    from executorch.backends.xnnpack.operators.node_visitor import _node_visitor_dict, register_node_visitor
+def _transient_indirection_convolution(outer: type) -> type:
     from executorch.backends.xnnpack.serialization.xnnpack_graph_schema import XNNConv2d, XNNDepthwiseConv2d
-
-    outer = _node_visitor_dict[CONVOLUTION]
 
     class TransientIndirectionConvolution(outer):
         target = CONVOLUTION
@@ -42,8 +35,8 @@ def transient_indirection_buffers():
                     serialized.xnode_union.flags |= XNN_FLAG_TRANSIENT_INDIRECTION_BUFFER
             return result
 
-    register_node_visitor(TransientIndirectionConvolution)
-    try:
-        yield
-    finally:
-        register_node_visitor(outer)
+    return TransientIndirectionConvolution
+
+
+def transient_indirection_buffers():
+    return convolution_visitor(_transient_indirection_convolution)
