@@ -273,3 +273,30 @@ def test_transient_indirection_buffers_give_the_same_result_and_free_the_buffers
         assert relative_error(outputs[True], module(x)) < 1e-5
     buffer_mb = 256 * 256 * 9 * 8 / 2**20
     assert peaks[True] < peaks[False] - 4 * buffer_mb, peaks  # 7 persistent buffers → about one at a time
+
+
+def test_shared_node_provenance_lowers_to_the_same_bytes_and_is_scoped():
+    """Sharing each node's recorded history instead of deep-copying it changes nothing in the `.pte`, the debug
+    handles included (ExecuTorch derives them from each node's oldest ancestor)."""
+    from executorch.exir import to_edge_transform_and_lower
+    from torch.fx.traceback import NodeSource
+
+    from edge_sdk.backends.executorch.export import partitioner_for
+    from edge_sdk.backends.executorch._passes.shared_node_provenance import shared_node_provenance
+
+    torch.manual_seed(0)
+    module = Everything().eval()
+    inputs = (torch.randn(1, 16, 8, 8), (torch.rand(1, 1, 64, 64) > 0.5).float())
+
+    def lowered_bytes() -> bytes:
+        program = make_delegable(torch.export.export(module, inputs))
+        return to_edge_transform_and_lower(program, partitioner=[partitioner_for("xnnpack")]).to_executorch().buffer
+
+    stock = NodeSource.__init__
+    copied = lowered_bytes()
+    with pytest.raises(RuntimeError, match="inside"):
+        with shared_node_provenance():
+            assert NodeSource.__init__ is not stock
+            assert lowered_bytes() == copied
+            raise RuntimeError("inside")
+    assert NodeSource.__init__ is stock  # restored, even after an error

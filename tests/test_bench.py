@@ -2,7 +2,6 @@
 the table and the plot are written; and the pieces (statistics, GPU reference, schema, errors) on their own."""
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -15,41 +14,23 @@ from edge_sdk.bench.stats import LatencyStats, percentile
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _exporting_code_digest(roots) -> str:
-    """sha256 of the code that exports a bundle (the benchmark's own code left out: editing it re-exports nothing)."""
-    digest = hashlib.sha256()
-    for root in roots:
-        for path in sorted((REPO / root).rglob("*.py")):
-            if path.is_relative_to(REPO / "edge_sdk" / "bench"):
-                continue
-            digest.update(str(path.relative_to(REPO)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def _tiny_bench_bundle(backend: str) -> Path:
-    """A tiny fp32 bundle of `backend` with 2 baked steps, cached under build/test-bundles by a digest of the
-    exporting code like the bindings' bundles (an export takes minutes on 2 busy cores; a rerun reuses it)."""
-    from backend_bundles import CACHE, SOURCES
+    """The backend tests' tiny fp32 bundle of `backend` (backend_bundles: 2 baked steps, exported once per code
+    version), under the folder name a user's export gives it: bench names each row after its bundle's folder."""
+    from backend_bundles import CACHE, tiny_bundles
 
     from edge_sdk.backends import get_backend
 
     available, why = get_backend(backend).runtime_available()
     if not available:
         pytest.skip(f"no {backend} runtime here: {why}")
-    folder = CACHE / f"bench-executorch-fp32-{_exporting_code_digest(SOURCES)}" / f"tiny-{backend}-fp32"
-    if (folder / "manifest.json").is_file():
-        return folder
-    from edge_sdk.bundle.export import export_bundle
-    from edge_sdk.bundle.manifest import model_description
-    from edge_sdk.checkpoint import load_denoiser
-    from edge_sdk.deploy import DeployGraphs
-
-    graphs = DeployGraphs.build(load_denoiser(None, "tiny"), "tiny", steps=2)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    model = model_description("tiny", graphs.config, vae="tiny", random_weights=True)
-    export_bundle(graphs, backend, "fp32", folder, model=model)  # published atomically
-    return folder
+    bundles = tiny_bundles()
+    exported = bundles.bundle(backend, "fp32")
+    named = CACHE / f"bench-{bundles.digest}" / f"tiny-{backend}-fp32"
+    if not named.is_symlink():
+        named.parent.mkdir(parents=True, exist_ok=True)
+        named.symlink_to(exported, target_is_directory=True)
+    return named
 
 
 @pytest.fixture(scope="module")

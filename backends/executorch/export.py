@@ -25,6 +25,7 @@ from edge_sdk.backends.executorch._passes import make_delegable
 from edge_sdk.backends.executorch._passes.half_conv_filters_stay_half import half_conv_filters
 from edge_sdk.backends.executorch._passes.layout_round_trips_as_reshapes import without_layout_round_trips
 from edge_sdk.backends.executorch._passes.transient_indirection_buffers import transient_indirection_buffers
+from edge_sdk.backends.executorch._passes.shared_node_provenance import shared_node_provenance
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 from edge_sdk.deploy.passes.fold_time_projections import fold_time_projections
 from edge_sdk.deploy.vae_precision import vae_graph_precisions
@@ -98,12 +99,13 @@ def lowered(program: torch.export.ExportedProgram, delegate: str, *, layout_roun
     import executorch.kernels.quantized  # noqa: F401
     from executorch.exir import to_edge_transform_and_lower
 
-    if delegate == "xnnpack":
-        program = make_delegable(program, layout_round_trips=layout_round_trips)
-    with xnnpack_serialization(layout_round_trips) if delegate == "xnnpack" else contextlib.nullcontext():
-        edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for(delegate)])
-    summary = delegation_summary(edge.exported_program())
-    return edge.to_executorch().buffer, summary
+    with shared_node_provenance():
+        if delegate == "xnnpack":
+            program = make_delegable(program, layout_round_trips=layout_round_trips)
+        with xnnpack_serialization(layout_round_trips) if delegate == "xnnpack" else contextlib.nullcontext():
+            edge = to_edge_transform_and_lower(program, partitioner=[partitioner_for(delegate)])
+        summary = delegation_summary(edge.exported_program())
+        return edge.to_executorch().buffer, summary
 
 
 def lower_to_file(program: torch.export.ExportedProgram, delegate: str, path: Path, *, layout_round_trips: bool = True) -> dict:
