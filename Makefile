@@ -22,7 +22,7 @@ bindings-setup:
 	bash bindings/setup.sh
 
 test: $(STAMP) bindings-setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=30  # the slowest 30 listed: the suite must stay well inside CI's time
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo-output
