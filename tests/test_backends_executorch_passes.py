@@ -281,8 +281,8 @@ def test_shared_node_provenance_lowers_to_the_same_bytes_and_is_scoped():
     from executorch.exir import to_edge_transform_and_lower
     from torch.fx.traceback import NodeSource
 
-    from edge_sdk.backends.executorch.export import partitioner_for
     from edge_sdk.backends.executorch._passes.shared_node_provenance import shared_node_provenance
+    from edge_sdk.backends.executorch.export import partitioner_for
 
     torch.manual_seed(0)
     module = Everything().eval()

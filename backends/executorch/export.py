@@ -24,8 +24,8 @@ from edge_sdk.backends.base import ExportResult, Progress, ProgramCache
 from edge_sdk.backends.executorch._passes import make_delegable
 from edge_sdk.backends.executorch._passes.half_conv_filters_stay_half import half_conv_filters
 from edge_sdk.backends.executorch._passes.layout_round_trips_as_reshapes import without_layout_round_trips
-from edge_sdk.backends.executorch._passes.transient_indirection_buffers import transient_indirection_buffers
 from edge_sdk.backends.executorch._passes.shared_node_provenance import shared_node_provenance
+from edge_sdk.backends.executorch._passes.transient_indirection_buffers import transient_indirection_buffers
 from edge_sdk.deploy.graph_contract import GRAPH_NAMES
 from edge_sdk.deploy.passes.fold_time_projections import fold_time_projections
 from edge_sdk.deploy.vae_precision import vae_graph_precisions
