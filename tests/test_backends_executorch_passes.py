@@ -275,7 +275,7 @@ def test_transient_indirection_buffers_give_the_same_result_and_free_the_buffers
     assert peaks[True] < peaks[False] - 4 * buffer_mb, peaks  # 7 persistent buffers → about one at a time
 
 
-def test_shared_node_provenance_lowers_to_the_same_bytes_and_is_scoped():
+def test_shared_node_provenance_lowers_to_the_same_bytes_and_is_scoped(rewritten):
     """Sharing each node's recorded history instead of deep-copying it changes nothing in the `.pte`, the debug
     handles included (ExecuTorch derives them from each node's oldest ancestor)."""
     from executorch.exir import to_edge_transform_and_lower
@@ -284,9 +284,7 @@ def test_shared_node_provenance_lowers_to_the_same_bytes_and_is_scoped():
     from edge_sdk.backends.executorch._passes.shared_node_provenance import shared_node_provenance
     from edge_sdk.backends.executorch.export import partitioner_for
 
-    torch.manual_seed(0)
-    module = Everything().eval()
-    inputs = (torch.randn(1, 16, 8, 8), (torch.rand(1, 1, 64, 64) > 0.5).float())
+    module, inputs, _ = rewritten
 
     def lowered_bytes() -> bytes:
         program = make_delegable(torch.export.export(module, inputs))

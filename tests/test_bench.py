@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_sdk.bench.schema import SCHEMA, BenchSchemaError, schema_text, validate
+from edge_sdk.bench.schema import BenchSchemaError, schema_text, validate
 from edge_sdk.bench.stats import LatencyStats, percentile
 
 REPO = Path(__file__).resolve().parents[1]
